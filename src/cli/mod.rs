@@ -1,0 +1,38 @@
+//! Command-line interface: one argh struct per subcommand, each in its own file, and `run`,
+//! which dispatches. Nothing here touches a GPU or TensorRT before arguments are parsed.
+
+use argh::FromArgs;
+
+use crate::error::Result;
+
+pub mod inspect_cache;
+
+/// trtq-lite: FP32 ONNX -> INT8 TensorRT engines by post-training calibration, no Python.
+#[derive(FromArgs, Debug)]
+pub struct TopLevel {
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    InspectCache(inspect_cache::Args),
+}
+
+pub fn run(top: TopLevel) -> Result<()> {
+    if top.version {
+        println!("trtq-lite {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    match top.command {
+        None => Err(crate::Error::Usage(
+            "no subcommand given; run `trtq-lite --help` for the list".into(),
+        )),
+        Some(Command::InspectCache(a)) => inspect_cache::run(a),
+    }
+}
