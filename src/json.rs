@@ -29,6 +29,13 @@ impl Value {
         s
     }
 
+    /// Append `self` pretty-printed as it appears at nesting `depth` inside a larger pretty
+    /// document (no final newline), for output written piece by piece.
+    pub fn pretty_into(&self, out: &mut String, depth: usize) {
+        // Writing to a String cannot fail.
+        let _ = self.write(out, Some(depth));
+    }
+
     fn write(&self, out: &mut String, indent: Option<usize>) -> fmt::Result {
         match self {
             Value::Null => out.push_str("null"),

@@ -615,3 +615,31 @@ fn retarget_into_a_missing_folder_fails_cleanly() {
         stderr(&o)
     );
 }
+
+/// `inspect-cache big.cache | head` : the closed pipe ends the output quietly, exit 0, no panic.
+#[test]
+fn closed_stdout_pipe_is_not_an_error() {
+    let dir = tmpdir();
+    let p = dir.join("big.cache");
+    let mut text = String::from("TRT-100300-EntropyCalibration2\n");
+    for i in 0..5000 {
+        text.push_str(&format!("/model.{i}/conv/Conv_output_0: 3c010a14\n"));
+    }
+    std::fs::write(&p, text).unwrap();
+    for extra in [&[][..], &["--json"][..]] {
+        let mut child = Command::new(BIN)
+            .arg("inspect-cache")
+            .arg(&p)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end at once: the output (> 64 KiB, a pipe's buffer) cannot all fit.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{extra:?}: {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

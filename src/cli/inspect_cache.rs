@@ -19,7 +19,7 @@ use crate::json::Value;
     name = "inspect-cache",
     example = "{command_name} calib.cache",
     example = "{command_name} calib.cache --sort amax",
-    example = "{command_name} new.cache --against old.cache",
+    example = "{command_name} old.cache --against new.cache",
     example = "{command_name} trt8.cache --retarget 100300 -o trt10.cache"
 )]
 pub struct Args {
@@ -35,7 +35,8 @@ pub struct Args {
     #[argh(switch)]
     pub json: bool,
 
-    /// compare amax tensor by tensor with this second cache
+    /// compare amax tensor by tensor with this second cache: change from FILE (a) to this
+    /// one (b), (b - a) / |a|
     #[argh(option)]
     pub against: Option<PathBuf>,
 
@@ -86,17 +87,17 @@ pub fn run(args: Args) -> Result<()> {
             for w in &cmp.warnings {
                 eprintln!("warning: {w}");
             }
-            print!("{}", cmp.json(&args.file, other).pretty());
+            super::write_stdout(&cmp.json(&args.file, other).pretty())?;
         } else {
-            print!("{}", cmp.text(&args.file, other, &a, &b));
+            super::write_stdout(&cmp.text(&args.file, other, &a, &b))?;
         }
         return Ok(());
     }
     let report = Report::new(&a, args.sort);
     if args.json {
-        print!("{}", report.json(&args.file).pretty());
+        report.write_json(&args.file, super::write_stdout)?;
     } else {
-        print!("{}", report.text(&args.file));
+        super::write_stdout(&report.text(&args.file))?;
     }
     Ok(())
 }
@@ -315,24 +316,27 @@ impl<'a> Report<'a> {
         s
     }
 
-    fn json(&self, file: &Path) -> Value {
+    fn entry_json(r: &Row<'_>) -> Value {
+        Value::obj([
+            ("name", Value::from(r.name)),
+            ("scale", Value::from(r.scale)),
+            ("amax", Value::from(r.amax)),
+            ("hex", Value::from(format!("{:08x}", r.hex))),
+            (
+                "flags",
+                Value::Arr(r.flags.iter().map(|f| Value::from(f.as_str())).collect()),
+            ),
+        ])
+    }
+
+    /// The `--json` document; `entries` holds every row when `with_entries`, else is empty.
+    fn json_doc(&self, file: &Path, with_entries: bool) -> Value {
         let c = self.cache;
-        let entries: Vec<Value> = self
-            .rows
-            .iter()
-            .map(|r| {
-                Value::obj([
-                    ("name", Value::from(r.name)),
-                    ("scale", Value::from(r.scale)),
-                    ("amax", Value::from(r.amax)),
-                    ("hex", Value::from(format!("{:08x}", r.hex))),
-                    (
-                        "flags",
-                        Value::Arr(r.flags.iter().map(|f| Value::from(f.as_str())).collect()),
-                    ),
-                ])
-            })
-            .collect();
+        let entries = if with_entries {
+            self.rows.iter().map(Self::entry_json).collect()
+        } else {
+            Vec::new()
+        };
         Value::obj([
             ("file", Value::from(file.display().to_string())),
             ("format", Value::from(c.format.as_str())),
@@ -357,6 +361,34 @@ impl<'a> Report<'a> {
             ("entries", Value::Arr(entries)),
             ("warnings", Value::from(self.warnings.clone())),
         ])
+    }
+
+    /// Write the `--json` document in pieces of about 64 KiB, one entry at a time: the same
+    /// text as `json_doc(file, true).pretty()` (a unit test checks), without holding a value
+    /// tree and a string for every entry at once, which for a large cache cost more time in
+    /// page faults than the formatting itself.
+    fn write_json(&self, file: &Path, mut emit: impl FnMut(&str) -> Result<()>) -> Result<()> {
+        const MARK: &str = "\n  \"entries\": [],\n";
+        let frame = self.json_doc(file, false).pretty();
+        // The frame is ours: `entries` is a top-level key, and a newline inside a string value
+        // is escaped, so the marker occurs exactly once.
+        let Some(at) = frame.find(MARK).filter(|_| !self.rows.is_empty()) else {
+            return emit(&frame);
+        };
+        let mut buf = String::with_capacity(72 * 1024);
+        buf.push_str(&frame[..at]);
+        buf.push_str("\n  \"entries\": [");
+        for (i, r) in self.rows.iter().enumerate() {
+            buf.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            Self::entry_json(r).pretty_into(&mut buf, 2);
+            if buf.len() > 64 * 1024 {
+                emit(&buf)?;
+                buf.clear();
+            }
+        }
+        buf.push_str("\n  ],\n");
+        buf.push_str(&frame[at + MARK.len()..]);
+        emit(&buf)
     }
 }
 
@@ -528,7 +560,7 @@ impl<'a> Comparison<'a> {
             let _ = writeln!(
                 s,
                 "\n{:<width$}  {:>12}  {:>12}  {:>10}",
-                "tensor", "amax a", "amax b", "change"
+                "tensor", "amax a", "amax b", "a -> b"
             );
             for c in &self.changes {
                 let _ = writeln!(
@@ -668,14 +700,13 @@ fn retarget(input: &Path, target: &str, out: &Path, force: bool) -> Result<()> {
             input.display()
         );
     }
-    println!(
-        "wrote {}: {} -> {} ({} entries)",
+    super::write_stdout(&format!(
+        "wrote {}: {} -> {} ({} entries)\n",
         out.display(),
         cache.header_line(),
         new.header_line(),
         new.entries.len()
-    );
-    Ok(())
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -835,6 +866,36 @@ fn round_sig(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_json_is_the_whole_document() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/caches/");
+        for f in [
+            "yolo11_trt10.3_entropy2.cache",
+            "unet3d_legacy.cache",
+            "edge/ok_flags.cache",
+            "edge/ok_header_only.cache",
+            "edge/ok_unnormalised.cache",
+        ] {
+            let path = std::path::PathBuf::from(dir).join(f);
+            let cache = Cache::read(&path).unwrap();
+            for sort in [None, Some(SortKey::Amax)] {
+                let report = Report::new(&cache, sort);
+                let mut pieces = Vec::new();
+                report
+                    .write_json(&path, |s| {
+                        pieces.push(s.to_string());
+                        Ok(())
+                    })
+                    .unwrap();
+                assert_eq!(
+                    pieces.concat(),
+                    report.json_doc(&path, true).pretty(),
+                    "{f}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn g_format() {
