@@ -326,6 +326,10 @@ pub struct Cache {
     pub notes: Vec<Note>,
 }
 
+/// [`Cache::read`] refuses larger files: a cache has one short line per tensor, so even a
+/// network with a million tensors stays far below this.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
 const HEADER_HELP: &str = "a header line `TRT-<version code>-<algorithm>` \
     (e.g. `TRT-8601-EntropyCalibration2`), `0 <hex> <hex>` (legacy calibrator) or `1` (before TensorRT 5)";
 
@@ -356,10 +360,20 @@ impl Cache {
     /// Read and decode a cache file. A refused file is [`Error::CacheFormat`] naming the file
     /// and line; an unreadable one is [`Error::ReadInput`].
     pub fn read(path: &Path) -> Result<Cache> {
-        let bytes = std::fs::read(path).map_err(|source| Error::ReadInput {
+        let read_err = |source| Error::ReadInput {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // Real caches are kilobytes; refuse before reading an engine or a data set whole.
+        let len = std::fs::metadata(path).map_err(read_err)?.len();
+        if len > MAX_FILE_BYTES {
+            return Err(Error::BadInput(format!(
+                "{}: {len} bytes is too large for a calibration cache (at most {MAX_FILE_BYTES}); \
+                 is it an engine, a model or a data file?",
+                path.display()
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(read_err)?;
         parse(&bytes).map_err(|e| Error::CacheFormat {
             path: path.to_path_buf(),
             line: e.line,
@@ -849,6 +863,16 @@ fn parse_hex_u64(s: &[u8]) -> Option<u64> {
 fn parse_header(l: &Line<'_>, whole: &[u8]) -> std::result::Result<Cache, ParseError> {
     let err = |msg: String| ParseError { line: l.no, msg };
     let text = l.text;
+    if text.starts_with(b"\xEF\xBB\xBF") {
+        // Refused rather than skipped: TensorRT compares the header text and would not
+        // recognise this one either; the message says how to fix it.
+        return Err(err(
+            "the file starts with a UTF-8 byte-order mark (bytes EF BB BF, added by some \
+             editors), which TensorRT does not expect before the header; save the file \
+             without it"
+                .into(),
+        ));
+    }
     if let Some(rest) = text.strip_prefix(b"TRT-") {
         let bad = || {
             err(format!(

@@ -375,6 +375,7 @@ const BAD: &[(&str, usize, &str)] = &[
     ("bad_nul_in_name.cache", 3, "control character"),
     ("bad_empty_name.cache", 2, "empty tensor name"),
     ("bad_ort_line_in_body.cache", 3, "ONNX Runtime"),
+    ("bad_bom.cache", 1, "byte-order mark"),
 ];
 
 #[test]

@@ -351,6 +351,7 @@ fn bad_files_exit_2_with_line_numbers() {
         ("bad_nul_in_name.cache", 3),
         ("bad_empty_name.cache", 2),
         ("bad_ort_line_in_body.cache", 3),
+        ("bad_bom.cache", 1),
     ];
     for (file, line) in cases {
         let p = fixture(&format!("edge/{file}"));
@@ -641,5 +642,23 @@ fn closed_stdout_pipe_is_not_an_error() {
         assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", stderr(&o));
         assert!(o.stderr.is_empty(), "{extra:?}: {}", stderr(&o));
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An engine or data file given by mistake is refused from its size, before being read whole.
+#[test]
+fn oversized_file_is_refused_unread() {
+    let dir = tmpdir();
+    let p = dir.join("model.engine");
+    let f = std::fs::File::create(&p).unwrap();
+    f.set_len(trtq_lite::cache::MAX_FILE_BYTES + 1).unwrap(); // sparse: no disk used
+    drop(f);
+    let o = run(&[s(&p)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("too large for a calibration cache"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
