@@ -458,6 +458,57 @@ impl Cache {
         f
     }
 
+    /// How this cache fits a build about to use it: TensorRT `version` calibrating with
+    /// `algorithm` over a network whose tensors are `network_tensors`. TensorRT skips a cache
+    /// whose header is not its own (and then calibrates again, or in trtexec with null inputs),
+    /// so any difference in version code or algorithm is reported.
+    pub fn fit(&self, version: TrtVersion, algorithm: &Algorithm, network_tensors: &[&str]) -> Fit {
+        let mut header = Vec::new();
+        match (self.format, self.version, &self.algorithm) {
+            (Format::Trt, Some(v), Some(a)) => {
+                if v.code != version.code {
+                    header.push(format!(
+                        "written by TensorRT {v} (`TRT-{}-…`), the loaded TensorRT is {version} ({})",
+                        v.code, version.code
+                    ));
+                }
+                if a != algorithm {
+                    header.push(format!(
+                        "written by the {a} calibrator, this build uses {algorithm}"
+                    ));
+                }
+            }
+            _ => header.push(format!(
+                "no `TRT-<version>-<algorithm>` header (the {} format `{}`)",
+                self.format.as_str(),
+                self.header_line()
+            )),
+        }
+        let in_cache: std::collections::HashSet<&str> =
+            self.entries.iter().map(|e| e.name.as_str()).collect();
+        let in_net: std::collections::HashSet<&str> = network_tensors.iter().copied().collect();
+        let mut seen = std::collections::HashSet::new();
+        Fit {
+            header: if header.is_empty() {
+                None
+            } else {
+                Some(header.join("; "))
+            },
+            missing: network_tensors
+                .iter()
+                .filter(|n| !in_cache.contains(*n) && seen.insert(**n))
+                .map(|n| n.to_string())
+                .collect(),
+            extra: self
+                .entries
+                .iter()
+                .map(|e| e.name.as_str())
+                .filter(|n| !in_net.contains(n))
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
     /// A copy with another TensorRT version in its header (scales unchanged). Only a `TRT-`
     /// cache has a version to change; the error says why otherwise.
     pub fn retarget(&self, version: TrtVersion) -> std::result::Result<Cache, String> {
@@ -500,6 +551,19 @@ impl std::hash::Hasher for FxHasher {
 }
 
 type FastHash = std::hash::BuildHasherDefault<FxHasher>;
+
+/// The result of [`Cache::fit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fit {
+    /// `None` when the header names exactly this TensorRT version and algorithm; otherwise
+    /// why TensorRT would not take the cache as its own.
+    pub header: Option<String>,
+    /// Network tensors with no entry, in the order given.
+    pub missing: Vec<String>,
+    /// Entries naming no network tensor, in file order (TensorRT also writes entries for
+    /// tensors it creates itself, such as `ONNXTRT_Broadcast_output`).
+    pub extra: Vec<String>,
+}
 
 /// One physical line: its 1-based number and bytes without `\n` and without a trailing `\r`.
 struct Line<'a> {

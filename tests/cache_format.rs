@@ -511,3 +511,41 @@ fn retarget_changes_only_the_version() {
         .unwrap_err();
     assert!(e.contains("no TensorRT version header"), "{e}");
 }
+
+#[test]
+fn fit_against_a_build() {
+    let c = parse_ok("vgg16_trt8.4_minmax.cache");
+    let names: Vec<&str> = c.entries.iter().map(|e| e.name.as_str()).collect();
+    let v84 = TrtVersion::new(8, 4, 0).unwrap();
+    let same = c.fit(v84, &Algorithm::MinMaxCalibration, &names);
+    assert_eq!(same.header, None);
+    assert!(same.missing.is_empty() && same.extra.is_empty());
+
+    let mut net = names[1..].to_vec();
+    net.push("new_tensor");
+    let other = c.fit(
+        TrtVersion::from_code(100300),
+        &Algorithm::EntropyCalibration2,
+        &net,
+    );
+    let h = other.header.unwrap();
+    assert!(h.contains("TensorRT 8.4.0"), "{h}");
+    assert!(h.contains("10.3.0"), "{h}");
+    assert!(h.contains("MinMaxCalibration"), "{h}");
+    assert_eq!(other.missing, ["new_tensor"]);
+    assert_eq!(other.extra, ["input_0"]);
+
+    let patch = c.fit(
+        TrtVersion::new(8, 4, 1).unwrap(),
+        &Algorithm::MinMaxCalibration,
+        &names,
+    );
+    assert!(patch.header.is_some());
+
+    let legacy = parse_ok("unet3d_legacy.cache");
+    let h = legacy
+        .fit(v84, &Algorithm::LegacyCalibration, &[])
+        .header
+        .unwrap();
+    assert!(h.contains("legacy"), "{h}");
+}
