@@ -372,8 +372,12 @@ impl<'a> Report<'a> {
         let frame = self.json_doc(file, false).pretty();
         // The frame is ours: `entries` is a top-level key, and a newline inside a string value
         // is escaped, so the marker occurs exactly once.
-        let Some(at) = frame.find(MARK).filter(|_| !self.rows.is_empty()) else {
+        if self.rows.is_empty() {
             return emit(&frame);
+        }
+        let Some(at) = frame.find(MARK) else {
+            // json.rs laid the frame out differently: fall back to the whole tree.
+            return emit(&self.json_doc(file, true).pretty());
         };
         let mut buf = String::with_capacity(72 * 1024);
         buf.push_str(&frame[..at]);
