@@ -23,9 +23,17 @@ impl Value {
     /// Pretty-printed with two-space indentation and a final newline.
     pub fn pretty(&self) -> String {
         let mut s = String::new();
-        self.write(&mut s, Some(0)).expect("writing to a String cannot fail");
+        self.write(&mut s, Some(0))
+            .expect("writing to a String cannot fail");
         s.push('\n');
         s
+    }
+
+    /// Append `self` pretty-printed as it appears at nesting `depth` inside a larger pretty
+    /// document (no final newline), for output written piece by piece.
+    pub fn pretty_into(&self, out: &mut String, depth: usize) {
+        // Writing to a String cannot fail.
+        let _ = self.write(out, Some(depth));
     }
 
     fn write(&self, out: &mut String, indent: Option<usize>) -> fmt::Result {
@@ -153,11 +161,12 @@ fn write_f64(out: &mut String, x: f64) -> fmt::Result {
         write!(out, "{x:.1}")?;
     } else {
         // Rust's shortest round-trip form; exponent form for very large or small values.
-        let s = format!("{x}");
-        if s.len() > 24 {
+        // Written in place (no temporary String): `--json` of a large cache has 10,000 numbers.
+        let start = out.len();
+        write!(out, "{x}")?;
+        if out.len() - start > 24 {
+            out.truncate(start);
             write!(out, "{x:e}")?;
-        } else {
-            out.push_str(&s);
         }
     }
     Ok(())
@@ -165,19 +174,29 @@ fn write_f64(out: &mut String, x: f64) -> fmt::Result {
 
 fn write_str(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // Copy runs that need no escaping in one go: `--json` of a large cache is mostly names.
+    // Every byte that needs escaping is ASCII, so scanning bytes never splits a character.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(esc);
         }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -188,7 +207,7 @@ mod tests {
     #[test]
     fn escapes_and_non_finite() {
         let v = Value::obj([
-            ("a", Value::from("q\"\\\n\u{1}")),
+            ("a", Value::from("q\"\\\n\u{1}é\t")),
             ("n", Value::from(f64::NAN)),
             ("i", Value::from(f64::NEG_INFINITY)),
             ("x", Value::from(0.5f64)),
@@ -196,7 +215,7 @@ mod tests {
         ]);
         assert_eq!(
             v.to_string(),
-            r#"{"a":"q\"\\\n\u0001","n":"nan","i":"-inf","x":0.5,"y":3.0}"#
+            r#"{"a":"q\"\\\n\u0001é\t","n":"nan","i":"-inf","x":0.5,"y":3.0}"#
         );
     }
 }

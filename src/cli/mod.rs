@@ -36,3 +36,20 @@ pub fn run(top: TopLevel) -> Result<()> {
         Some(Command::InspectCache(a)) => inspect_cache::run(a),
     }
 }
+
+/// Write a subcommand's output to stdout. A closed pipe (`trtq-lite … | head`) ends the output
+/// quietly, as for other command-line tools (`print!` would panic); any other failure is an
+/// error naming stdout.
+pub fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(crate::Error::Io {
+            op: "cannot write",
+            path: "<stdout>".into(),
+            source,
+        }),
+    }
+}
