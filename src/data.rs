@@ -132,7 +132,11 @@ impl Source {
                 first.to_vec()
             };
         }
-        if first.len() >= 2 && shapes.iter().all(|s| s.len() == first.len() && s[1..] == first[1..]) {
+        if first.len() >= 2
+            && shapes
+                .iter()
+                .all(|s| s.len() == first.len() && s[1..] == first[1..])
+        {
             return first[1..].to_vec();
         }
         // Most common shape, ties to the earliest.
@@ -359,7 +363,10 @@ impl DataSet {
         let mut samples = 0;
         if errs.is_empty() {
             samples = opened[0].starts.last().copied().unwrap_or(0);
-            if opened.iter().any(|d| d.starts.last().copied() != Some(samples)) {
+            if opened
+                .iter()
+                .any(|d| d.starts.last().copied() != Some(samples))
+            {
                 errs.push(format!(
                     "the inputs' sources disagree on the number of samples: {}",
                     opened

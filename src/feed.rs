@@ -26,7 +26,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cuda::{Context, DeviceBuffer, DevicePtr, Event, HostRegistration, PinnedBuffer, Stream};
+use crate::cuda::{
+    Context, DeviceBuffer, DevicePtr, Event, HostRegistration, PinnedBuffer, Stream,
+};
 use crate::data::{DataSet, Piece};
 use crate::error::{Error, Result};
 use crate::npy::{f32_to_f16, DType};
@@ -177,12 +179,9 @@ impl Feed {
         let n_in = data.inputs().len();
         let info = ctx.info()?;
         let mut warnings = Vec::new();
-        let conversion = data
-            .inputs()
-            .iter()
-            .any(|d| d.data_dtype != d.spec.dtype);
-        let contiguous = (0..data.batches())
-            .all(|b| (0..n_in).all(|i| data.pieces(i, b).len() == 1));
+        let conversion = data.inputs().iter().any(|d| d.data_dtype != d.spec.dtype);
+        let contiguous =
+            (0..data.batches()).all(|b| (0..n_in).all(|i| data.pieces(i, b).len() == 1));
         let registrable = !conversion && contiguous && info.read_only_host_register;
         let why_not_registered = || {
             if conversion {
@@ -221,15 +220,23 @@ impl Feed {
                 "auto: integrated GPU, so mapped host memory (zero copy)".to_string()
             }
             (FeedMode::Auto, _) if !registrable => {
-                format!("auto: staged (registered not possible: {})", why_not_registered())
+                format!(
+                    "auto: staged (registered not possible: {})",
+                    why_not_registered()
+                )
             }
-            (FeedMode::Auto, _) => "auto: measuring staged (batch 0) against registered (batch 1)".into(),
-            (m, p) => format!("forced by --feed {}", match m {
-                FeedMode::Staged => "staged",
-                FeedMode::Registered => "registered",
-                FeedMode::Mapped => "mapped",
-                FeedMode::Auto => p.name(),
-            }),
+            (FeedMode::Auto, _) => {
+                "auto: measuring staged (batch 0) against registered (batch 1)".into()
+            }
+            (m, p) => format!(
+                "forced by --feed {}",
+                match m {
+                    FeedMode::Staged => "staged",
+                    FeedMode::Registered => "registered",
+                    FeedMode::Mapped => "mapped",
+                    FeedMode::Auto => p.name(),
+                }
+            ),
         };
 
         // Slot memory.
@@ -242,7 +249,11 @@ impl Feed {
                     .iter()
                     .map(|&n| ctx.alloc_pinned(n, true))
                     .collect::<Result<Vec<_>>>()?;
-                ptrs.push(row.iter().map(|b| b.device_ptr()).collect::<Result<Vec<_>>>()?);
+                ptrs.push(
+                    row.iter()
+                        .map(|b| b.device_ptr())
+                        .collect::<Result<Vec<_>>>()?,
+                );
                 bufs.push(row);
             }
             (SlotMem::Mapped(bufs), ptrs)
@@ -283,12 +294,17 @@ impl Feed {
         }
 
         let stream = ctx.stream()?;
-        let slot_events: Arc<Vec<Event>> =
-            Arc::new((0..depth).map(|_| ctx.event(false)).collect::<Result<_>>()?);
+        let slot_events: Arc<Vec<Event>> = Arc::new(
+            (0..depth)
+                .map(|_| ctx.event(false))
+                .collect::<Result<_>>()?,
+        );
         let threads = if opts.copy_threads > 0 {
             opts.copy_threads
         } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8)
         };
 
         let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<Msg>>(depth + 4);
@@ -343,6 +359,8 @@ impl Feed {
     /// Device pointers of the next batch, one per input in the order of the data set's inputs
     /// (valid until the next call), or `None` at the end. The data is complete on the device
     /// when this returns.
+    // Not `Iterator`: each item borrows the feed (the pointers are valid until the next call).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<&[DevicePtr]>> {
         if let Some(tx) = &self.free_tx {
             if !self.started {
@@ -564,8 +582,12 @@ impl Producer {
                         regs[i] = Some((key, reg));
                     }
                     if let Some((_, reg)) = regs[i].as_mut() {
-                        self.stream
-                            .copy_registered(&dev[slot][i], 0, reg, p.offset..p.offset + p.len)?;
+                        self.stream.copy_registered(
+                            &dev[slot][i],
+                            0,
+                            reg,
+                            p.offset..p.offset + p.len,
+                        )?;
                     }
                 }
                 (SlotMem::Device(dev), FeedPath::Pageable) => {

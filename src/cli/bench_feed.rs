@@ -88,7 +88,9 @@ pub fn run(args: Args) -> Result<()> {
         return Err(Error::Usage("--batch-size must be at least 1".into()));
     }
     if !(args.consumer_ms >= 0.0 && args.consumer_ms.is_finite()) {
-        return Err(Error::Usage("--consumer-ms must be a finite number >= 0".into()));
+        return Err(Error::Usage(
+            "--consumer-ms must be a finite number >= 0".into(),
+        ));
     }
     let shape = args
         .shape
@@ -128,7 +130,9 @@ pub fn run(args: Args) -> Result<()> {
     let ceil = match ceiling(&ctx, batch_bytes) {
         Ok(c) => Some(c),
         Err(e) => {
-            warnings.push(format!("the pinned-copy ceiling could not be measured: {e}"));
+            warnings.push(format!(
+                "the pinned-copy ceiling could not be measured: {e}"
+            ));
             None
         }
     };
@@ -182,7 +186,10 @@ pub fn run(args: Args) -> Result<()> {
                                 (
                                     "shape",
                                     Value::Arr(
-                                        i.sample_shape.iter().map(|&d| Value::Int(d as i64)).collect(),
+                                        i.sample_shape
+                                            .iter()
+                                            .map(|&d| Value::Int(d as i64))
+                                            .collect(),
                                     ),
                                 ),
                                 ("dtype", Value::Str(i.dtype.name().into())),
@@ -199,13 +206,19 @@ pub fn run(args: Args) -> Result<()> {
             ("bytes", Value::Int(st.bytes as i64)),
             ("seconds", Value::Num(secs)),
             ("gb_per_s", Value::Num(gbs)),
-            ("feed_mode", Value::Str(format!("{:?}", args.feed).to_lowercase())),
+            (
+                "feed_mode",
+                Value::Str(format!("{:?}", args.feed).to_lowercase()),
+            ),
             ("feed_path", Value::Str(path.name().into())),
             ("decision", Value::Str(st.decision.clone())),
             ("setup_ms", Value::Num(ms(setup))),
             ("consumer_ms", Value::Num(args.consumer_ms)),
             ("wait_mean_ms", Value::Num(ms(st.mean_wait()))),
-            ("wait_mean_after_first_ms", Value::Num(ms(st.mean_wait_after_first()))),
+            (
+                "wait_mean_after_first_ms",
+                Value::Num(ms(st.mean_wait_after_first())),
+            ),
             ("wait_p99_ms", Value::Num(ms(st.p99_wait()))),
             ("wait_total_ms", Value::Num(ms(st.waited()))),
             ("ceiling_gb_per_s", num(ceil.map(|c| c.0))),
