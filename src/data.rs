@@ -107,7 +107,8 @@ impl Source {
     }
 
     /// The sample shape when none is given: a single file's leading dimension counts samples;
-    /// files of one shape S are one sample each (of S, or S without a leading 1); files that
+    /// files of one shape S are one sample each (of S, or S without a leading 1), except that
+    /// S of four or more dimensions is read as (N, C, H, W...); files that
     /// differ only in the leading dimension hold that many samples each. Otherwise the most
     /// common file shape is taken (and [`Source::layout`] reports the others).
     pub fn infer_sample_shape(&self) -> Vec<usize> {
@@ -126,7 +127,9 @@ impl Source {
             return strip(first);
         }
         if shapes.iter().all(|s| s == first) {
-            return if first.len() >= 2 && first[0] == 1 {
+            // Four or more dimensions read as (N, C, H, W...): image samples are 3-D. Pass
+            // --shape where that guess is wrong.
+            return if first.len() >= 4 || (first.len() >= 2 && first[0] == 1) {
                 first[1..].to_vec()
             } else {
                 first.to_vec()

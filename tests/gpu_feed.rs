@@ -26,8 +26,17 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
     let elems: usize = shape.iter().product();
     write_samples(&t.path("files"), 20, None, &shape);
     write_samples(&t.path("big"), 1, Some(20), &shape);
-    let inp = InputSpec { name: "x".into(), sample_shape: shape.to_vec(), dtype: DType::F32 };
-    let mut modes = vec![("files", FeedMode::Staged), ("files", FeedMode::Auto), ("big", FeedMode::Staged), ("big", FeedMode::Auto)];
+    let inp = InputSpec {
+        name: "x".into(),
+        sample_shape: shape.to_vec(),
+        dtype: DType::F32,
+    };
+    let mut modes = vec![
+        ("files", FeedMode::Staged),
+        ("files", FeedMode::Auto),
+        ("big", FeedMode::Staged),
+        ("big", FeedMode::Auto),
+    ];
     if info.read_only_host_register {
         modes.push(("big", FeedMode::Registered));
     }
@@ -35,19 +44,42 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
         modes.push(("files", FeedMode::Mapped));
     }
     for (src, mode) in modes {
-        let path = if src == "big" { t.path("big/s_0000.npy") } else { t.path("files") };
-        let ds = DataSet::open(&[SourceSpec { name: None, path }], &[inp.clone()], 6, Conversion::Exact).unwrap();
-        let mut feed = Feed::new(&ctx, Arc::new(ds), FeedOptions { mode, ..Default::default() }).unwrap();
+        let path = if src == "big" {
+            t.path("big/s_0000.npy")
+        } else {
+            t.path("files")
+        };
+        let ds = DataSet::open(
+            &[SourceSpec { name: None, path }],
+            &[inp.clone()],
+            6,
+            Conversion::Exact,
+        )
+        .unwrap();
+        let mut feed = Feed::new(
+            &ctx,
+            Arc::new(ds),
+            FeedOptions {
+                mode,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let mut k = 0;
         while let Some(p) = feed.next().unwrap() {
             let mut got = vec![0u8; 6 * elems * 4];
             ctx.read_device(p[0], &mut got).unwrap();
-            let want = f32_bytes((0..6).flat_map(|s| (0..elems).map(move |x| sample_value(k * 6 + s, x))));
+            let want =
+                f32_bytes((0..6).flat_map(|s| (0..elems).map(move |x| sample_value(k * 6 + s, x))));
             assert!(got == want, "{src} {mode:?}: batch {k} differs");
             k += 1;
         }
         assert_eq!(k, 3, "{src} {mode:?}");
-        eprintln!("{src} {mode:?}: {} ({})", feed.path().name(), feed.stats().decision);
+        eprintln!(
+            "{src} {mode:?}: {} ({})",
+            feed.path().name(),
+            feed.stats().decision
+        );
     }
     assert!(drv.drop_errors().is_empty(), "{:?}", drv.drop_errors());
 }
