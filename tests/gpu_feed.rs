@@ -51,7 +51,7 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
         };
         let ds = DataSet::open(
             &[SourceSpec { name: None, path }],
-            &[inp.clone()],
+            std::slice::from_ref(&inp),
             6,
             Conversion::Exact,
         )
