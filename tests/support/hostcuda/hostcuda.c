@@ -1,0 +1,436 @@
+/*
+ * hostcuda: a host-memory stand-in for libcuda.so.1, for tests only (never shipped).
+ *
+ * "Device" memory is ordinary host memory, so copies are memcpy and a device pointer can be
+ * read back by the test. It keeps the driver API's contracts that our code relies on:
+ * cuInit before anything else, a current context for memory calls, copies only into memory
+ * that cuMemAlloc returned (or out of it, or out of mapped host memory), frees only of live
+ * allocations, exact versioned symbol names. Violations return the CUDA error a real driver
+ * would, so misuse shows up in tests.
+ *
+ * Fault knobs (environment, read at cuInit):
+ *   HOSTCUDA_INIT_ERROR=N       cuInit returns N (100 = CUDA_ERROR_NO_DEVICE, 35 = insufficient driver)
+ *   HOSTCUDA_DEVICES=N          number of devices (default 1)
+ *   HOSTCUDA_INTEGRATED=1       report an integrated GPU (Jetson-like)
+ *   HOSTCUDA_OOM_AFTER=N        cuMemAlloc_v2 fails with CUDA_ERROR_OUT_OF_MEMORY after N successes
+ *   HOSTCUDA_HOSTALLOC_FAIL=1   cuMemHostAlloc fails with CUDA_ERROR_OUT_OF_MEMORY
+ *   HOSTCUDA_REGISTER_FAIL=1    cuMemHostRegister_v2 fails with CUDA_ERROR_NOT_SUPPORTED
+ *   HOSTCUDA_HTOD_FAIL_AFTER=N  host->device copies fail (CUDA_ERROR_ILLEGAL_ADDRESS) after N successes
+ *   HOSTCUDA_TOTAL_MEM=BYTES    reported total memory (default 8 GiB)
+ * Introspection for tests: hostcuda_live_allocations(), hostcuda_htod_bytes().
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef int CUresult;
+typedef int CUdevice;
+typedef unsigned long long CUdeviceptr;
+typedef struct hc_ctx *CUcontext;
+typedef struct hc_stream *CUstream;
+typedef struct hc_event *CUevent;
+
+enum {
+  CUDA_SUCCESS = 0,
+  CUDA_ERROR_INVALID_VALUE = 1,
+  CUDA_ERROR_OUT_OF_MEMORY = 2,
+  CUDA_ERROR_NOT_INITIALIZED = 3,
+  CUDA_ERROR_INVALID_DEVICE = 101,
+  CUDA_ERROR_NO_DEVICE = 100,
+  CUDA_ERROR_INVALID_CONTEXT = 201,
+  CUDA_ERROR_INVALID_HANDLE = 400,
+  CUDA_ERROR_NOT_READY = 600,
+  CUDA_ERROR_ILLEGAL_ADDRESS = 700,
+  CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED = 712,
+  CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED = 713,
+  CUDA_ERROR_NOT_SUPPORTED = 801,
+  CUDA_ERROR_INSUFFICIENT_DRIVER = 35,
+};
+
+struct hc_ctx { int device; int alive; };
+struct hc_stream { int alive; };
+struct hc_event { struct timespec t; int recorded; };
+
+enum kind { K_DEVICE, K_PINNED, K_REGISTERED };
+struct range { uintptr_t base; size_t len; enum kind kind; struct range *next; };
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_init;
+static int g_devices = 1;
+static int g_integrated;
+static long long g_oom_after = -1;
+static int g_hostalloc_fail;
+static int g_register_fail;
+static long long g_htod_fail_after = -1;
+static unsigned long long g_total = 8ULL << 30;
+static unsigned long long g_used;
+static struct range *g_ranges;
+static unsigned long long g_htod_bytes;
+static __thread CUcontext t_stack[16];
+static __thread int t_depth;
+
+static long long env_ll(const char *name, long long dflt) {
+  const char *v = getenv(name);
+  return (v && *v) ? atoll(v) : dflt;
+}
+
+static struct range *find(uintptr_t p, size_t len) {
+  for (struct range *r = g_ranges; r; r = r->next)
+    if (p >= r->base && p + len <= r->base + r->len && p + len >= p) return r;
+  return NULL;
+}
+static struct range *find_base(uintptr_t p, enum kind k) {
+  for (struct range *r = g_ranges; r; r = r->next)
+    if (r->base == p && r->kind == k) return r;
+  return NULL;
+}
+static void add_range(uintptr_t base, size_t len, enum kind k) {
+  struct range *r = malloc(sizeof *r);
+  r->base = base; r->len = len; r->kind = k; r->next = g_ranges; g_ranges = r;
+}
+static void del_range(struct range *dead) {
+  for (struct range **pp = &g_ranges; *pp; pp = &(*pp)->next)
+    if (*pp == dead) { *pp = dead->next; free(dead); return; }
+}
+
+#define NEED_INIT() do { if (!g_init) return CUDA_ERROR_NOT_INITIALIZED; } while (0)
+#define NEED_CTX() do { NEED_INIT(); if (t_depth == 0 || !t_stack[t_depth - 1]) return CUDA_ERROR_INVALID_CONTEXT; } while (0)
+
+CUresult cuInit(unsigned int flags) {
+  if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  long long e = env_ll("HOSTCUDA_INIT_ERROR", 0);
+  if (e) return (CUresult)e;
+  pthread_mutex_lock(&g_lock);
+  if (!g_init) {
+    g_devices = (int)env_ll("HOSTCUDA_DEVICES", 1);
+    g_integrated = (int)env_ll("HOSTCUDA_INTEGRATED", 0);
+    g_oom_after = env_ll("HOSTCUDA_OOM_AFTER", -1);
+    g_hostalloc_fail = (int)env_ll("HOSTCUDA_HOSTALLOC_FAIL", 0);
+    g_register_fail = (int)env_ll("HOSTCUDA_REGISTER_FAIL", 0);
+    g_htod_fail_after = env_ll("HOSTCUDA_HTOD_FAIL_AFTER", -1);
+    g_total = (unsigned long long)env_ll("HOSTCUDA_TOTAL_MEM", (long long)(8ULL << 30));
+    g_init = 1;
+  }
+  pthread_mutex_unlock(&g_lock);
+  return g_devices > 0 ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
+}
+
+CUresult cuDriverGetVersion(int *v) { if (!v) return CUDA_ERROR_INVALID_VALUE; *v = 13000; return CUDA_SUCCESS; }
+CUresult cuDeviceGetCount(int *n) { NEED_INIT(); if (!n) return CUDA_ERROR_INVALID_VALUE; *n = g_devices; return CUDA_SUCCESS; }
+CUresult cuDeviceGet(CUdevice *d, int ordinal) {
+  NEED_INIT();
+  if (!d) return CUDA_ERROR_INVALID_VALUE;
+  if (ordinal < 0 || ordinal >= g_devices) return CUDA_ERROR_INVALID_DEVICE;
+  *d = ordinal; return CUDA_SUCCESS;
+}
+CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
+  NEED_INIT();
+  if (!name || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+  if (d < 0 || d >= g_devices) return CUDA_ERROR_INVALID_DEVICE;
+  snprintf(name, (size_t)len, "hostcuda stand-in %d (host memory, not a GPU)", d);
+  return CUDA_SUCCESS;
+}
+CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d) {
+  NEED_INIT();
+  if (!bytes) return CUDA_ERROR_INVALID_VALUE;
+  if (d < 0 || d >= g_devices) return CUDA_ERROR_INVALID_DEVICE;
+  *bytes = (size_t)g_total; return CUDA_SUCCESS;
+}
+CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice d) {
+  NEED_INIT();
+  if (!v) return CUDA_ERROR_INVALID_VALUE;
+  if (d < 0 || d >= g_devices) return CUDA_ERROR_INVALID_DEVICE;
+  switch (attr) {
+    case 75: *v = g_integrated ? 8 : 9; break;  /* COMPUTE_CAPABILITY_MAJOR */
+    case 76: *v = g_integrated ? 7 : 0; break;  /* COMPUTE_CAPABILITY_MINOR */
+    case 18: *v = g_integrated; break;          /* INTEGRATED */
+    case 19: *v = 1; break;                     /* CAN_MAP_HOST_MEMORY */
+    case 16: *v = 132; break;                   /* MULTIPROCESSOR_COUNT */
+    case 33: *v = 1; break;                     /* PCI_BUS_ID */
+    case 89: *v = 1; break;                     /* UNIFIED_ADDRESSING */
+    default: *v = 0; break;
+  }
+  return CUDA_SUCCESS;
+}
+
+static CUresult push(CUcontext c) {
+  if (t_depth >= 16) return CUDA_ERROR_INVALID_VALUE;
+  t_stack[t_depth++] = c; return CUDA_SUCCESS;
+}
+CUresult cuCtxCreate_v2(CUcontext *out, unsigned int flags, CUdevice d) {
+  (void)flags;
+  NEED_INIT();
+  if (!out) return CUDA_ERROR_INVALID_VALUE;
+  if (d < 0 || d >= g_devices) return CUDA_ERROR_INVALID_DEVICE;
+  CUcontext c = calloc(1, sizeof *c);
+  c->device = d; c->alive = 1;
+  *out = c;
+  return push(c);
+}
+static struct hc_ctx g_primary[8];
+CUresult cuDevicePrimaryCtxRetain(CUcontext *out, CUdevice d) {
+  NEED_INIT();
+  if (!out) return CUDA_ERROR_INVALID_VALUE;
+  if (d < 0 || d >= g_devices || d >= 8) return CUDA_ERROR_INVALID_DEVICE;
+  g_primary[d].device = d; g_primary[d].alive++;
+  *out = &g_primary[d]; return CUDA_SUCCESS;
+}
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
+  NEED_INIT();
+  if (d < 0 || d >= 8 || g_primary[d].alive <= 0) return CUDA_ERROR_INVALID_CONTEXT;
+  g_primary[d].alive--; return CUDA_SUCCESS;
+}
+CUresult cuCtxDestroy_v2(CUcontext c) {
+  NEED_INIT();
+  if (!c || !c->alive) return CUDA_ERROR_INVALID_CONTEXT;
+  for (int i = 0; i < t_depth; i++) if (t_stack[i] == c) t_stack[i] = NULL;
+  while (t_depth > 0 && !t_stack[t_depth - 1]) t_depth--;
+  c->alive = 0; free(c); return CUDA_SUCCESS;
+}
+CUresult cuCtxPushCurrent_v2(CUcontext c) { NEED_INIT(); if (!c) return CUDA_ERROR_INVALID_CONTEXT; return push(c); }
+CUresult cuCtxPopCurrent_v2(CUcontext *out) {
+  NEED_INIT();
+  if (t_depth == 0) return CUDA_ERROR_INVALID_CONTEXT;
+  CUcontext c = t_stack[--t_depth];
+  if (out) *out = c;
+  return CUDA_SUCCESS;
+}
+CUresult cuCtxGetCurrent(CUcontext *out) { NEED_INIT(); if (!out) return CUDA_ERROR_INVALID_VALUE; *out = t_depth ? t_stack[t_depth - 1] : NULL; return CUDA_SUCCESS; }
+CUresult cuCtxSetCurrent(CUcontext c) {
+  NEED_INIT();
+  if (t_depth == 0) return c ? push(c) : CUDA_SUCCESS;
+  t_stack[t_depth - 1] = c; return CUDA_SUCCESS;
+}
+CUresult cuCtxSynchronize(void) { NEED_CTX(); return CUDA_SUCCESS; }
+
+CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total) {
+  NEED_CTX();
+  if (!free_b || !total) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&g_lock);
+  *total = (size_t)g_total; *free_b = (size_t)(g_total - g_used);
+  pthread_mutex_unlock(&g_lock);
+  return CUDA_SUCCESS;
+}
+CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t bytes) {
+  NEED_CTX();
+  if (!out || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&g_lock);
+  CUresult rc = CUDA_SUCCESS;
+  if (g_oom_after == 0 || g_used + bytes > g_total) rc = CUDA_ERROR_OUT_OF_MEMORY;
+  void *p = NULL;
+  if (rc == CUDA_SUCCESS) {
+    /* 256-byte alignment, as cuMemAlloc guarantees; poison so unfilled reads are visible. */
+    if (posix_memalign(&p, 256, bytes) != 0) rc = CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  if (rc == CUDA_SUCCESS) {
+    memset(p, 0xA5, bytes);
+    add_range((uintptr_t)p, bytes, K_DEVICE);
+    g_used += bytes;
+    if (g_oom_after > 0) g_oom_after--;
+    *out = (CUdeviceptr)(uintptr_t)p;
+  }
+  pthread_mutex_unlock(&g_lock);
+  return rc;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) {
+  NEED_CTX();
+  pthread_mutex_lock(&g_lock);
+  struct range *r = find_base((uintptr_t)p, K_DEVICE);
+  CUresult rc = CUDA_ERROR_INVALID_VALUE;
+  if (r) { g_used -= r->len; free((void *)r->base); del_range(r); rc = CUDA_SUCCESS; }
+  pthread_mutex_unlock(&g_lock);
+  return rc;
+}
+CUresult cuMemHostAlloc(void **out, size_t bytes, unsigned int flags) {
+  (void)flags;
+  NEED_CTX();
+  if (!out || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (g_hostalloc_fail) return CUDA_ERROR_OUT_OF_MEMORY;
+  void *p = NULL;
+  if (posix_memalign(&p, 4096, bytes) != 0) return CUDA_ERROR_OUT_OF_MEMORY;
+  pthread_mutex_lock(&g_lock);
+  add_range((uintptr_t)p, bytes, K_PINNED);
+  pthread_mutex_unlock(&g_lock);
+  *out = p; return CUDA_SUCCESS;
+}
+CUresult cuMemFreeHost(void *p) {
+  NEED_CTX();
+  pthread_mutex_lock(&g_lock);
+  struct range *r = find_base((uintptr_t)p, K_PINNED);
+  CUresult rc = CUDA_ERROR_INVALID_VALUE;
+  if (r) { free(p); del_range(r); rc = CUDA_SUCCESS; }
+  pthread_mutex_unlock(&g_lock);
+  return rc;
+}
+CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned int flags) {
+  (void)flags;
+  NEED_CTX();
+  if (!p || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (g_register_fail) return CUDA_ERROR_NOT_SUPPORTED;
+  pthread_mutex_lock(&g_lock);
+  CUresult rc = CUDA_SUCCESS;
+  if (find((uintptr_t)p, 1)) rc = CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+  else add_range((uintptr_t)p, bytes, K_REGISTERED);
+  pthread_mutex_unlock(&g_lock);
+  return rc;
+}
+CUresult cuMemHostUnregister(void *p) {
+  NEED_CTX();
+  pthread_mutex_lock(&g_lock);
+  struct range *r = find_base((uintptr_t)p, K_REGISTERED);
+  CUresult rc = CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+  if (r) { del_range(r); rc = CUDA_SUCCESS; }
+  pthread_mutex_unlock(&g_lock);
+  return rc;
+}
+CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *out, void *p, unsigned int flags) {
+  NEED_CTX();
+  if (!out || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&g_lock);
+  struct range *r = find((uintptr_t)p, 1);
+  CUresult rc = (r && r->kind != K_DEVICE) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_unlock(&g_lock);
+  if (rc == CUDA_SUCCESS) *out = (CUdeviceptr)(uintptr_t)p;  /* mapped: same address */
+  return rc;
+}
+
+static CUresult htod(CUdeviceptr dst, const void *src, size_t n) {
+  NEED_CTX();
+  if (!src && n) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&g_lock);
+  CUresult rc = CUDA_SUCCESS;
+  if (g_htod_fail_after == 0) rc = CUDA_ERROR_ILLEGAL_ADDRESS;
+  else if (n) {
+    struct range *r = find((uintptr_t)dst, n);
+    if (!r || r->kind != K_DEVICE) rc = CUDA_ERROR_INVALID_VALUE;
+  }
+  if (rc == CUDA_SUCCESS) {
+    if (g_htod_fail_after > 0) g_htod_fail_after--;
+    g_htod_bytes += n;
+  }
+  pthread_mutex_unlock(&g_lock);
+  if (rc == CUDA_SUCCESS && n) memcpy((void *)(uintptr_t)dst, src, n);
+  return rc;
+}
+static CUresult dtoh(void *dst, CUdeviceptr src, size_t n) {
+  NEED_CTX();
+  if (!dst && n) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&g_lock);
+  /* Device memory, or mapped host memory (its device pointer is its host address here). */
+  CUresult rc = (n == 0 || find((uintptr_t)src, n)) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_unlock(&g_lock);
+  if (rc == CUDA_SUCCESS && n) memcpy(dst, (const void *)(uintptr_t)src, n);
+  return rc;
+}
+static int stream_ok(CUstream s) { return s == NULL || s->alive; }
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) { return htod(dst, src, n); }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, CUstream s) {
+  if (!stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
+  return htod(dst, src, n);
+}
+CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) { return dtoh(dst, src, n); }
+CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, CUstream s) {
+  if (!stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
+  return dtoh(dst, src, n);
+}
+
+CUresult cuStreamCreate(CUstream *out, unsigned int flags) {
+  (void)flags;
+  NEED_CTX();
+  if (!out) return CUDA_ERROR_INVALID_VALUE;
+  CUstream s = calloc(1, sizeof *s); s->alive = 1; *out = s; return CUDA_SUCCESS;
+}
+CUresult cuStreamSynchronize(CUstream s) { NEED_CTX(); return stream_ok(s) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
+CUresult cuStreamQuery(CUstream s) { NEED_CTX(); return stream_ok(s) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
+CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned int flags) {
+  (void)flags; NEED_CTX(); return (stream_ok(s) && e) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+CUresult cuStreamDestroy_v2(CUstream s) {
+  NEED_CTX();
+  if (!s || !s->alive) return CUDA_ERROR_INVALID_HANDLE;
+  s->alive = 0; free(s); return CUDA_SUCCESS;
+}
+CUresult cuEventCreate(CUevent *out, unsigned int flags) {
+  (void)flags;
+  NEED_CTX();
+  if (!out) return CUDA_ERROR_INVALID_VALUE;
+  *out = calloc(1, sizeof **out); return CUDA_SUCCESS;
+}
+CUresult cuEventRecord(CUevent e, CUstream s) {
+  NEED_CTX();
+  if (!e || !stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
+  clock_gettime(CLOCK_MONOTONIC, &e->t); e->recorded = 1; return CUDA_SUCCESS;
+}
+CUresult cuEventQuery(CUevent e) { NEED_CTX(); return e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
+CUresult cuEventSynchronize(CUevent e) { NEED_CTX(); return e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
+CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) {
+  NEED_CTX();
+  if (!ms || !a || !b) return CUDA_ERROR_INVALID_HANDLE;
+  if (!a->recorded || !b->recorded) return CUDA_ERROR_NOT_READY;
+  *ms = (float)((b->t.tv_sec - a->t.tv_sec) * 1e3 + (b->t.tv_nsec - a->t.tv_nsec) / 1e6);
+  return CUDA_SUCCESS;
+}
+CUresult cuEventDestroy_v2(CUevent e) { NEED_CTX(); if (!e) return CUDA_ERROR_INVALID_HANDLE; free(e); return CUDA_SUCCESS; }
+
+static const char *err_name(CUresult e) {
+  switch (e) {
+    case 0: return "CUDA_SUCCESS";
+    case 1: return "CUDA_ERROR_INVALID_VALUE";
+    case 2: return "CUDA_ERROR_OUT_OF_MEMORY";
+    case 3: return "CUDA_ERROR_NOT_INITIALIZED";
+    case 35: return "CUDA_ERROR_INSUFFICIENT_DRIVER";
+    case 100: return "CUDA_ERROR_NO_DEVICE";
+    case 101: return "CUDA_ERROR_INVALID_DEVICE";
+    case 201: return "CUDA_ERROR_INVALID_CONTEXT";
+    case 400: return "CUDA_ERROR_INVALID_HANDLE";
+    case 600: return "CUDA_ERROR_NOT_READY";
+    case 700: return "CUDA_ERROR_ILLEGAL_ADDRESS";
+    case 712: return "CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED";
+    case 713: return "CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED";
+    case 801: return "CUDA_ERROR_NOT_SUPPORTED";
+    default: return NULL;
+  }
+}
+static const char *err_text(CUresult e) {
+  switch (e) {
+    case 0: return "no error";
+    case 1: return "invalid argument";
+    case 2: return "out of memory";
+    case 3: return "initialization error";
+    case 35: return "CUDA driver version is insufficient for CUDA runtime version";
+    case 100: return "no CUDA-capable device is detected";
+    case 101: return "invalid device ordinal";
+    case 201: return "invalid device context";
+    case 400: return "invalid resource handle";
+    case 600: return "device not ready";
+    case 700: return "an illegal memory access was encountered";
+    case 712: return "part or all of the requested memory range is already mapped";
+    case 713: return "pointer does not correspond to a registered memory region";
+    case 801: return "operation not supported";
+    default: return NULL;
+  }
+}
+CUresult cuGetErrorName(CUresult e, const char **out) {
+  if (!out) return CUDA_ERROR_INVALID_VALUE;
+  *out = err_name(e);
+  return *out ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+CUresult cuGetErrorString(CUresult e, const char **out) {
+  if (!out) return CUDA_ERROR_INVALID_VALUE;
+  *out = err_text(e);
+  return *out ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+/* Test introspection (not part of the CUDA API). */
+int hostcuda_live_allocations(void) {
+  int n = 0;
+  pthread_mutex_lock(&g_lock);
+  for (struct range *r = g_ranges; r; r = r->next) n++;
+  pthread_mutex_unlock(&g_lock);
+  return n;
+}
+unsigned long long hostcuda_htod_bytes(void) { return g_htod_bytes; }
