@@ -768,6 +768,11 @@ unsafe fn with_calib<T>(
     }
     // SAFETY: point 1; the state is only shared (&), mutation goes through its mutexes.
     let state = unsafe { &*(user as *const CalibState<'_>) };
+    // After a failure nothing more reaches the calibrator: TensorRT treats the failed
+    // getBatch as the end of the data and would hand over a cache of a partial calibration.
+    if lock(&state.panic).is_some() {
+        return failed;
+    }
     let r = catch_unwind(AssertUnwindSafe(|| {
         let mut inner = lock(&state.inner);
         if inner.error.is_some() {
