@@ -361,9 +361,11 @@ impl Feed {
         })
     }
 
-    /// Device pointers of the next batch, one per input in the order of the data set's inputs
-    /// (valid until the next call), or `None` at the end. The data is complete on the device
-    /// when this returns.
+    /// Device pointers of the next batch, one per input in the order of the data set's inputs,
+    /// or `None` at the end. The data is complete on the device when this returns. The
+    /// pointers stay valid until the next call, which hands their memory back for refilling:
+    /// device work reading them must have finished by then (TensorRT's calibrator finishes a
+    /// batch before asking for the next). After an error, further calls return `None`.
     // Not `Iterator`: each item borrows the feed (the pointers are valid until the next call).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<&[DevicePtr]>> {
@@ -469,6 +471,14 @@ struct Producer {
     reg_window: usize,
     ready_tx: SyncSender<Result<Msg>>,
     free_rx: Receiver<usize>,
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        // Queued copies write into slot memory and read staging memory that the fields below
+        // free: let them finish first, whichever way `run` ended.
+        let _ = self.stream.synchronize();
+    }
 }
 
 /// The registration window currently held for one input.
@@ -699,7 +709,11 @@ impl Conv {
     }
     fn run(self, src: &[u8], dst: &mut [u8]) {
         match self {
-            Conv::Copy => dst.copy_from_slice(src),
+            Conv::Copy => {
+                // Equal lengths by construction; `min` keeps a mistake from panicking.
+                let n = src.len().min(dst.len());
+                dst[..n].copy_from_slice(&src[..n]);
+            }
             Conv::F64ToF32 => {
                 for (s, d) in src.chunks_exact(8).zip(dst.chunks_exact_mut(4)) {
                     let x = f64::from_le_bytes(s.try_into().unwrap_or([0; 8]));

@@ -17,7 +17,7 @@ pub struct DevicePtr(pub u64);
 
 impl DevicePtr {
     pub fn offset(self, bytes: usize) -> DevicePtr {
-        DevicePtr(self.0 + bytes as u64)
+        DevicePtr(self.0.wrapping_add(bytes as u64))
     }
 }
 
