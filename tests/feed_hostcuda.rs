@@ -30,6 +30,7 @@ fn env() -> Env {
     for k in ["OOM_AFTER", "HTOD_FAIL_AFTER"] {
         hc.set(k, -1);
     }
+    hc.set("ASYNC_US", 0);
     for k in [
         "HOSTALLOC_FAIL",
         "REGISTER_FAIL",
@@ -70,6 +71,12 @@ impl Env {
             "context left current on this thread"
         );
         assert!(drv.drop_errors().is_empty(), "{:?}", drv.drop_errors());
+        // SAFETY: a counter.
+        assert_eq!(
+            unsafe { (self.hc.violations)() },
+            0,
+            "memory freed under a queued copy"
+        );
     }
 }
 
@@ -221,6 +228,80 @@ fn registered_copies_straight_from_the_mapped_file() {
     // SAFETY: a counter.
     assert_eq!(unsafe { b0() }, 0, "registration outlived the feed");
     drop(ds);
+    e.finish();
+}
+
+/// With copies that really run later (hostcuda's asynchronous streams), a staging buffer or a
+/// slot reused too early would show as wrong bytes; freeing under a queued copy is counted.
+#[test]
+fn asynchronous_copies_keep_every_batch_intact() {
+    let e = env();
+    e.hc.set("ASYNC_US", 300);
+    let t = Scratch::new("feed-async");
+    write_samples(&t.path("files"), 23, None, &[2, 16]);
+    write_samples(&t.path("big"), 1, Some(23), &[2, 16]);
+    for (src, mode) in [
+        ("files", FeedMode::Staged),
+        ("files", FeedMode::Auto),
+        ("big", FeedMode::Staged),
+        ("big", FeedMode::Registered),
+        ("big", FeedMode::Auto),
+        ("files", FeedMode::Mapped),
+    ] {
+        let path = if src == "big" {
+            t.path("big/s_0000.npy")
+        } else {
+            t.path("files")
+        };
+        let ds = open(&path, one("x", &[2, 16], DType::F32), 2, Conversion::Exact);
+        let (_, st) = check_stream(&e, ds, mode, 32);
+        assert_eq!(st.batches, 11, "{src} {mode:?}");
+    }
+    // Registered windows smaller than the file: unregistering must wait for queued copies.
+    let ds = open(
+        &t.path("big/s_0000.npy"),
+        one("x", &[2, 16], DType::F32),
+        2,
+        Conversion::Exact,
+    );
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Registered,
+            reg_window: 4096,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut k = 0;
+    while let Some(p) = feed.next().unwrap() {
+        let want = f32_bytes((0..2).flat_map(|s| (0..32).map(move |x| sample_value(k * 2 + s, x))));
+        assert_eq!(read(&e.ctx, p[0], 256), want, "batch {k}");
+        k += 1;
+    }
+    drop(feed);
+    // Dropped mid-stream, with copies still queued: nothing may be freed under them.
+    for mode in [FeedMode::Staged, FeedMode::Registered] {
+        let ds = open(
+            &t.path("big/s_0000.npy"),
+            one("x", &[2, 16], DType::F32),
+            2,
+            Conversion::Exact,
+        );
+        let mut feed = Feed::new(
+            &e.ctx,
+            ds,
+            FeedOptions {
+                mode,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(feed.next().unwrap().is_some());
+        drop(feed);
+    }
+    e.hc.set("ASYNC_US", 0);
     e.finish();
 }
 
