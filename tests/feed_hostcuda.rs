@@ -172,18 +172,32 @@ fn staged_across_files_delivers_every_batch_in_order() {
 fn large_batches_use_parallel_copies() {
     let e = env();
     let t = Scratch::new("feed-large");
-    // 3 files x 2 samples of 1.5 MiB: a batch of 4 crosses files and exceeds the 8 MiB
-    // threshold below which one thread copies.
-    let elems = 3 * 256 * 512;
-    write_samples(&t.0, 4, Some(3), &[3, 256, 512]);
-    let ds = open(
-        &t.0,
-        one("x", &[3, 256, 512], DType::F32),
-        5,
-        Conversion::Exact,
-    );
-    let (_, st) = check_stream(&e, ds, FeedMode::Staged, elems);
-    assert_eq!(st.batches, 2);
+    // 4 files x 3 samples of about 1.5 MiB: a batch of 5 crosses files and splits into 7
+    // shares of at least 1 MiB that end in the middle of samples.
+    let shape = [3, 255, 511];
+    let elems = 3 * 255 * 511;
+    write_samples(&t.0, 4, Some(3), &shape);
+    let ds = open(&t.0, one("x", &shape, DType::F32), 5, Conversion::Exact);
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Staged,
+            copy_threads: 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut k = 0;
+    while let Some(p) = feed.next().unwrap() {
+        let got = read(&e.ctx, p[0], 5 * elems * 4);
+        let want =
+            f32_bytes((0..5).flat_map(|s| (0..elems).map(move |x| sample_value(k * 5 + s, x))));
+        assert!(got == want, "batch {k} differs on the device");
+        k += 1;
+    }
+    assert_eq!(k, 2);
+    drop(feed);
     e.finish();
 }
 
