@@ -11,15 +11,16 @@
 //! - **staged**: mapped file → pinned staging (CPU copy) → device (DMA). Always possible.
 //! - **registered**: the mapped file itself is page-locked (cuMemHostRegister, read-only) and
 //!   copied from directly: no CPU copy. Only when every batch is contiguous in one file and no
-//!   conversion is needed. The whole file stays locked (resident) while its batches stream.
+//!   conversion is needed. Windows of max(2 batches, 64 MiB) are registered in turn, so the
+//!   locked (resident) memory stays bounded however large the file.
 //! - **mapped**: for integrated GPUs (Jetson), where device and host share memory: batches are
 //!   written into mapped pinned memory that the GPU reads in place (zero copy, no DMA).
 //! - **pageable**: synchronous copies from ordinary memory; the fallback when pinned memory
 //!   cannot be allocated (announced as a warning).
 //!
 //! `auto` picks mapped on integrated GPUs; on discrete GPUs it measures: batch 0 goes staged,
-//! batch 1 registered (when eligible, registration cost spread over the batches it serves), and
-//! the faster one carries on.
+//! batch 1 registered (when eligible; its time includes registering its window), and the
+//! faster one carries on.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
@@ -83,8 +84,10 @@ pub struct FeedOptions {
     pub mode: FeedMode,
     /// Device slots (batches in flight, including the one the consumer holds); at least 2.
     pub depth: usize,
-    /// CPU threads for staging copies; 0 = up to 8, by the machine's cores.
+    /// CPU threads for staging copies; 0 = the machine's cores less 2, between 1 and 12.
     pub copy_threads: usize,
+    /// Bytes registered at once on the registered path; 0 = max(2 batches, 64 MiB).
+    pub reg_window: usize,
 }
 
 impl Default for FeedOptions {
@@ -93,6 +96,7 @@ impl Default for FeedOptions {
             mode: FeedMode::Auto,
             depth: 3,
             copy_threads: 0,
+            reg_window: 0,
         }
     }
 }
@@ -323,6 +327,7 @@ impl Feed {
             slots,
             events,
             threads,
+            reg_window: opts.reg_window,
             ready_tx,
             free_rx,
         };
@@ -356,9 +361,11 @@ impl Feed {
         })
     }
 
-    /// Device pointers of the next batch, one per input in the order of the data set's inputs
-    /// (valid until the next call), or `None` at the end. The data is complete on the device
-    /// when this returns.
+    /// Device pointers of the next batch, one per input in the order of the data set's inputs,
+    /// or `None` at the end. The data is complete on the device when this returns. The
+    /// pointers stay valid until the next call, which hands their memory back for refilling:
+    /// device work reading them must have finished by then (TensorRT's calibrator finishes a
+    /// batch before asking for the next). After an error, further calls return `None`.
     // Not `Iterator`: each item borrows the feed (the pointers are valid until the next call).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<&[DevicePtr]>> {
@@ -461,17 +468,49 @@ struct Producer {
     slots: SlotMem,
     events: Arc<Vec<Event>>,
     threads: usize,
+    reg_window: usize,
     ready_tx: SyncSender<Result<Msg>>,
     free_rx: Receiver<usize>,
 }
 
-/// The registration currently held for one input: (file index identity, registration).
-type Reg<'a> = Option<(*const u8, HostRegistration<'a>)>;
+impl Drop for Producer {
+    fn drop(&mut self) {
+        // Queued copies write into slot memory and read staging memory that the fields below
+        // free: let them finish first, whichever way `run` ended.
+        let _ = self.stream.synchronize();
+    }
+}
+
+/// The registration window currently held for one input.
+struct Reg<'a> {
+    file: &'a crate::npy::NpyFile,
+    /// Registered byte range of the file's map.
+    range: std::ops::Range<usize>,
+    reg: Option<HostRegistration<'a>>,
+}
+
+impl Drop for Reg<'_> {
+    fn drop(&mut self) {
+        // Unregister first (waits for pending copies), then let the pages leave our RSS.
+        self.reg.take();
+        self.file.evict_map_range(self.range.clone());
+    }
+}
+
+/// Bytes registered at once: at least two batches (so registration is spread over several),
+/// at least 64 MiB, and so pinned memory stays within 2 batches + 64 MiB beyond the staging.
+fn reg_window(batch_bytes: usize, asked: usize) -> usize {
+    if asked > 0 {
+        asked
+    } else {
+        (2 * batch_bytes).max(64 << 20)
+    }
+}
 
 impl Producer {
     fn run(mut self, mut path: FeedPath, auto_measure: bool) {
         let data = self.data.clone();
-        let mut regs: Vec<Reg<'_>> = (0..data.inputs().len()).map(|_| None).collect();
+        let mut regs: Vec<Option<Reg<'_>>> = (0..data.inputs().len()).map(|_| None).collect();
         let mut staged_ms = None;
         for b in 0..data.batches() {
             let Ok(slot) = self.free_rx.recv() else {
@@ -530,7 +569,7 @@ impl Producer {
                         path,
                         decision: format!(
                             "auto: {} (measured: staged {s:.2} ms for batch 0, registered {reg_ms:.2} ms \
-                             for batch 1 including registering its file)",
+                             for batch 1 including registering its window)",
                             path.name()
                         ),
                     }));
@@ -557,12 +596,19 @@ impl Producer {
     fn produce<'a>(
         &mut self,
         data: &'a DataSet,
-        regs: &mut [Reg<'a>],
+        regs: &mut [Option<Reg<'a>>],
         path: FeedPath,
         b: usize,
         slot: usize,
     ) -> Result<()> {
         let threads = self.threads;
+        // Start reading the next batch from disk while this one is copied (a no-op when the
+        // data is in the page cache already).
+        for i in 0..data.inputs().len() {
+            for p in data.pieces(i, b + 1) {
+                p.file.prefetch(p.offset, p.len);
+            }
+        }
         for (i, input) in data.inputs().iter().enumerate() {
             let conv = Conv::new(input.data_dtype, input.spec.dtype);
             let pieces = data.pieces(i, b);
@@ -575,19 +621,32 @@ impl Producer {
                 }
                 (SlotMem::Device(dev), FeedPath::Registered) if pieces.len() == 1 => {
                     let p = pieces[0];
-                    let key = p.file.bytes().as_ptr();
-                    if regs[i].as_ref().map(|r| r.0) != Some(key) {
-                        regs[i] = None; // waits for its copies, then unregisters
-                        let reg = self.ctx.register_host(p.file.bytes(), true)?;
-                        regs[i] = Some((key, reg));
+                    // The piece's bytes as offsets into the file's whole map.
+                    let off = p.file.header().data_offset + p.offset;
+                    let end = off + p.len;
+                    let fits = regs[i].as_ref().is_some_and(|r| {
+                        std::ptr::eq(r.file, p.file) && r.range.start <= off && end <= r.range.end
+                    });
+                    if !fits {
+                        regs[i] = None; // waits for its copies, unregisters, evicts
+                        let map = p.file.map_bytes();
+                        let a = off / 4096 * 4096;
+                        let b = (a + reg_window(bytes, self.reg_window))
+                            .max(end)
+                            .min(map.len());
+                        let reg = self.ctx.register_host(&map[a..b], true)?;
+                        regs[i] = Some(Reg {
+                            file: p.file,
+                            range: a..b,
+                            reg: Some(reg),
+                        });
                     }
-                    if let Some((_, reg)) = regs[i].as_mut() {
-                        self.stream.copy_registered(
-                            &dev[slot][i],
-                            0,
-                            reg,
-                            p.offset..p.offset + p.len,
-                        )?;
+                    if let Some(r) = regs[i].as_mut() {
+                        let a = r.range.start;
+                        if let Some(reg) = r.reg.as_mut() {
+                            self.stream
+                                .copy_registered(&dev[slot][i], 0, reg, off - a..end - a)?;
+                        }
                     }
                 }
                 (SlotMem::Device(dev), FeedPath::Pageable) => {
@@ -650,7 +709,11 @@ impl Conv {
     }
     fn run(self, src: &[u8], dst: &mut [u8]) {
         match self {
-            Conv::Copy => dst.copy_from_slice(src),
+            Conv::Copy => {
+                // Equal lengths by construction; `min` keeps a mistake from panicking.
+                let n = src.len().min(dst.len());
+                dst[..n].copy_from_slice(&src[..n]);
+            }
             Conv::F64ToF32 => {
                 for (s, d) in src.chunks_exact(8).zip(dst.chunks_exact_mut(4)) {
                     let x = f64::from_le_bytes(s.try_into().unwrap_or([0; 8]));
@@ -667,47 +730,46 @@ impl Conv {
     }
 }
 
-/// Copies (converting) the pieces, in order, into `dst`, spread over up to `threads` threads.
-/// Small batches are copied on the calling thread.
+/// Copies (converting) the pieces, in order, into `dst`, split into equal shares for up to
+/// `threads` threads (one share runs on the calling thread). Shares are at least 1 MiB, so small
+/// batches are copied by the calling thread alone.
 fn fill(dst: &mut [u8], pieces: &[Piece<'_>], conv: Conv, threads: usize) {
-    const CHUNK: usize = 4 << 20;
+    const MIN_SHARE: usize = 1 << 20;
     let (ss, ds) = conv.sizes();
-    // Jobs of at most CHUNK destination bytes, cut at element boundaries.
-    let mut jobs: Vec<(&[u8], &mut [u8])> = Vec::new();
+    let threads = threads.clamp(1, (dst.len() / MIN_SHARE).max(1));
+    let share = (dst.len() / ds).div_ceil(threads).max(1); // elements per thread
+    let mut groups: Vec<Vec<(&[u8], &mut [u8])>> = (0..threads).map(|_| Vec::new()).collect();
+    let (mut t, mut left) = (0, share);
     let mut rest = dst;
     for p in pieces {
         let mut src = p.bytes();
         while src.len() >= ss {
-            let elems = (CHUNK / ds).min(src.len() / ss).max(1);
+            if left == 0 {
+                t = (t + 1).min(threads - 1);
+                left = share;
+            }
+            let elems = left.min(src.len() / ss);
             let (s, s_rest) = src.split_at(elems * ss);
             let take = (elems * ds).min(rest.len());
             let (d, d_rest) = std::mem::take(&mut rest).split_at_mut(take);
-            jobs.push((s, d));
+            groups[t].push((s, d));
             src = s_rest;
             rest = d_rest;
+            left -= elems;
         }
     }
-    let total: usize = jobs.iter().map(|j| j.1.len()).sum();
-    let threads = threads.clamp(1, jobs.len().max(1));
-    if threads == 1 || total < 2 * CHUNK {
-        for (s, d) in jobs {
-            conv.run(s, d);
-        }
-        return;
-    }
-    // Deal jobs round-robin: consecutive chunks land on different threads, so every thread
-    // gets a similar share of every file.
-    let mut groups: Vec<Vec<(&[u8], &mut [u8])>> = (0..threads).map(|_| Vec::new()).collect();
-    for (k, j) in jobs.into_iter().enumerate() {
-        groups[k % threads].push(j);
-    }
+    let mut groups = groups.into_iter();
+    let mine = groups.next().unwrap_or_default();
     std::thread::scope(|sc| {
-        for g in groups {
+        for g in groups.filter(|g| !g.is_empty()) {
             sc.spawn(move || {
                 for (s, d) in g {
                     conv.run(s, d);
                 }
             });
+        }
+        for (s, d) in mine {
+            conv.run(s, d);
         }
     });
 }
