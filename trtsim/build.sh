@@ -3,15 +3,17 @@
 #   $TEST_LIBS/trtsim/8/  libnvinfer.so.8 libnvonnxparser.so.8 libnvinfer_plugin.so.8 libnvparsers.so.8
 #   $TEST_LIBS/trtsim/10/ libnvinfer.so.10 libnvonnxparser.so.10 libnvinfer_plugin.so.10
 # (TEST_LIBS defaults to target/test-libs). CXX (default c++) and PYTHON (default python3) may be
-# set. The TensorRT classes are compiled against OUR declarations shim/abi/trt8.hpp and
+# set; a cross compiler (TARGET_TRIPLE or CXX) builds into $TEST_LIBS = target/test-libs/<arch>/
+# (scripts/test-libs-env.sh). The TensorRT classes are compiled against OUR declarations shim/abi/trt8.hpp and
 # trt10.hpp; gen_stubs.py derives the full-vtable base classes from them with the compiler.
 # Rebuilds only what is older than its sources.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-out="${TEST_LIBS:-$root/target/test-libs}/trtsim"
+. "$root/scripts/test-libs-env.sh"
+out="$TEST_LIBS/trtsim"
 obj="$out/obj"
-cxx="${CXX:-c++}"
+cxx="$CXX"
 py="${PYTHON:-python3}"
 src="$here/src"
 mkdir -p "$obj" "$out/8" "$out/10"
