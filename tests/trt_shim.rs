@@ -29,8 +29,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// target/test-libs, or TRTQ_TEST_LIBS (the aarch64 smoke test under qemu points it at
+/// target/test-libs/aarch64 and sets TARGET_TRIPLE so the build below builds that architecture).
 fn test_libs() -> PathBuf {
-    root().join("target/test-libs")
+    match std::env::var_os("TRTQ_TEST_LIBS") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => root().join("target/test-libs"),
+    }
 }
 
 fn hostcuda_path() -> PathBuf {
@@ -774,7 +779,19 @@ fn missing_library_and_missing_symbol() {
 /// TRTSIM_VERSION per process). Returns (success, stdout+stderr).
 fn child(scenario: &str, env: &[(&str, &str)]) -> (bool, String) {
     let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
+    // Under qemu-user without binfmt_misc (scripts/aarch64-smoke.sh runs this file for
+    // aarch64), the host cannot exec the test binary itself: TRTQ_TEST_RUNNER names the
+    // emulator command, e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu".
+    let runner = std::env::var("TRTQ_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(emulator) => {
+            let mut c = Command::new(emulator);
+            c.args(words).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
     cmd.args([
         "--exact",
         "child_scenario",

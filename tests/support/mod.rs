@@ -90,11 +90,21 @@ pub fn sample_value(k: usize, e: usize) -> f32 {
     (k * 1000 + e) as f32
 }
 
+/// The folder of the stand-in libraries: target/test-libs, or TRTQ_TEST_LIBS when set (the
+/// aarch64 smoke test runs these tests under qemu against target/test-libs/aarch64, with
+/// TARGET_TRIPLE set so a rebuild below builds that architecture; scripts/aarch64-smoke.sh).
+pub fn test_libs() -> PathBuf {
+    match std::env::var_os("TRTQ_TEST_LIBS") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-libs"),
+    }
+}
+
 /// target/test-libs/hostcuda/libcuda.so.1 (built by scripts/build-test-libs.sh; built here too
 /// if missing so `cargo test` alone works).
 pub fn hostcuda() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let lib = root.join("target/test-libs/hostcuda/libcuda.so.1");
+    let lib = test_libs().join("hostcuda/libcuda.so.1");
     static BUILD: std::sync::Once = std::sync::Once::new();
     BUILD.call_once(|| {
         let st = std::process::Command::new("bash")
