@@ -12,6 +12,9 @@
 // Environment variables read (each also prints cargo:rerun-if-env-changed):
 //   CARGO_CFG_TARGET_OS, CARGO_CFG_TARGET_ARCH  target checks (cross builds for Jetson)
 //   TRTQ_SHIM_CXXFLAGS                           extra flags for the C++ compiler
+//   BINDGEN_EXTRA_CLANG_ARGS[_<target>]          read by bindgen itself; listed here only so
+//                                                that changing them reruns this script (the
+//                                                aarch64 cross build passes --sysroot there)
 // The cc crate and bindgen read their own (CXX, CXXFLAGS, TARGET, LIBCLANG_PATH,
 // BINDGEN_EXTRA_CLANG_ARGS, ...).
 use std::path::PathBuf;
@@ -45,6 +48,12 @@ fn main() {
         println!("cargo:warning=trtq-lite's TensorRT shim targets Linux only (target OS: {os})");
     }
     let _arch = env("CARGO_CFG_TARGET_ARCH");
+    // bindgen reads these but prints no rerun-if-env-changed for them (that needs its
+    // CargoCallbacks, which would also rerun on every header clang touches).
+    let target = std::env::var("TARGET").unwrap_or_default();
+    env("BINDGEN_EXTRA_CLANG_ARGS");
+    env(&format!("BINDGEN_EXTRA_CLANG_ARGS_{target}"));
+    env(&format!("BINDGEN_EXTRA_CLANG_ARGS_{}", target.replace('-', "_")));
 
     let mut build = cc::Build::new();
     build
