@@ -53,7 +53,10 @@ fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     env("BINDGEN_EXTRA_CLANG_ARGS");
     env(&format!("BINDGEN_EXTRA_CLANG_ARGS_{target}"));
-    env(&format!("BINDGEN_EXTRA_CLANG_ARGS_{}", target.replace('-', "_")));
+    env(&format!(
+        "BINDGEN_EXTRA_CLANG_ARGS_{}",
+        target.replace('-', "_")
+    ));
 
     let mut build = cc::Build::new();
     build

@@ -65,6 +65,10 @@ pub const DEFAULT_CANDIDATES: &[&str] = &[
     "libcuda.so",
     // Jetson (L4T) keeps the driver outside the default search path.
     "/usr/lib/aarch64-linux-gnu/tegra/libcuda.so.1",
+    // Deliberately absent: /usr/local/cuda/compat/libcuda.so.1 (NVIDIA's forward-compatibility
+    // package, real on Jetson and data-center GPUs). It is opt-in by NVIDIA's design
+    // (LD_LIBRARY_PATH, or here TRTQ_LIBCUDA); as a fallback it could only be reached where no
+    // driver libcuda exists, and there it cannot work.
 ];
 
 /// The environment variable that names libcuda explicitly (same meaning as `--cuda-lib`).
@@ -202,4 +206,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_candidates_include_jetson() {
+        assert_eq!(DEFAULT_CANDIDATES[0], "libcuda.so.1");
+        assert!(DEFAULT_CANDIDATES.contains(&"/usr/lib/aarch64-linux-gnu/tegra/libcuda.so.1"));
+        // The SONAME must come first: LD_LIBRARY_PATH and ld.so.cache choose before any
+        // fixed path does.
+        let tegra = DEFAULT_CANDIDATES
+            .iter()
+            .position(|c| c.contains("/tegra/"))
+            .unwrap_or(0);
+        assert!(tegra > 0);
+    }
 }

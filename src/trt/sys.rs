@@ -66,6 +66,10 @@ pub enum DirSource {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate(pub String);
 
+/// Where JetPack (L4T) installs TensorRT: libnvinfer and libnvonnxparser, .so.8 on JetPack 5
+/// and 6.0, .so.10 on JetPack 6.1+.
+pub const JETPACK_LIB_DIR: &str = "/usr/lib/aarch64-linux-gnu";
+
 /// The libnvinfer candidates, in order. With a folder (flag or env), only that folder is
 /// tried: silently taking another TensorRT than the one asked for would be worse than an
 /// error.
@@ -90,7 +94,7 @@ pub fn nvinfer_candidates(dir: Option<&Path>) -> Vec<Candidate> {
             // JetPack puts TensorRT here; containers started without ldconfig do not have it
             // in the cache.
             for n in ["libnvinfer.so.10", "libnvinfer.so.8"] {
-                v.push(Candidate(format!("/usr/lib/aarch64-linux-gnu/{n}")));
+                v.push(Candidate(format!("{JETPACK_LIB_DIR}/{n}")));
             }
             v
         }
@@ -107,7 +111,12 @@ pub fn parser_candidates(nvinfer_path: &str, major: u32) -> Vec<Candidate> {
             .iter()
             .map(|n| Candidate(d.join(n).to_string_lossy().into_owned()))
             .collect(),
-        _ => names.iter().map(|n| Candidate(n.to_string())).collect(),
+        _ => {
+            let mut v: Vec<Candidate> = names.iter().map(|n| Candidate(n.to_string())).collect();
+            // JetPack keeps the parser beside libnvinfer; see nvinfer_candidates.
+            v.push(Candidate(format!("{JETPACK_LIB_DIR}/{versioned}")));
+            v
+        }
     }
 }
 
@@ -278,8 +287,30 @@ mod tests {
     fn parser_follows_nvinfer() {
         let c = parser_candidates("/opt/trt/lib/libnvinfer.so.10", 10);
         assert_eq!(c[0].0, "/opt/trt/lib/libnvonnxparser.so.10");
+        assert!(c.iter().all(|c| c.0.starts_with("/opt/trt/lib/")));
         let c = parser_candidates("libnvinfer.so.8", 8);
         assert_eq!(c[0].0, "libnvonnxparser.so.8");
+    }
+
+    #[test]
+    fn jetpack_locations_are_searched() {
+        let c = nvinfer_candidates(None);
+        for n in ["libnvinfer.so.8", "libnvinfer.so.10"] {
+            let want = format!("/usr/lib/aarch64-linux-gnu/{n}");
+            let at = c.iter().position(|c| c.0 == want);
+            // After every bare SONAME: LD_LIBRARY_PATH and ld.so.cache choose first.
+            let last_soname = c.iter().rposition(|c| !c.0.contains('/'));
+            assert!(at > last_soname, "{want} in {c:?}");
+        }
+        // Loaded by SONAME: the parser of the same major is also looked for in JetPack's folder.
+        for major in [8, 10] {
+            let c = parser_candidates(&format!("libnvinfer.so.{major}"), major);
+            let want = format!("/usr/lib/aarch64-linux-gnu/libnvonnxparser.so.{major}");
+            assert!(c.iter().any(|c| c.0 == want), "{want} in {c:?}");
+        }
+        // Loaded from JetPack's folder by path: the parser from the same folder.
+        let c = parser_candidates("/usr/lib/aarch64-linux-gnu/libnvinfer.so.10", 10);
+        assert_eq!(c[0].0, "/usr/lib/aarch64-linux-gnu/libnvonnxparser.so.10");
     }
 
     #[test]
