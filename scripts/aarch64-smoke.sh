@@ -14,7 +14,8 @@
 #    path forced), a missing libcuda; then `calibrate` and `doctor` against aarch64 trtsim when
 #    the binary has them (optional_step);
 # 3. unless --no-cargo-tests: cross-compiles tests/trt_shim.rs (the C++ shim and the trt module
-#    against trtsim 8 and 10) and tests/feed_hostcuda.rs and runs them under qemu.
+#    against trtsim 8 and 10), tests/feed_hostcuda.rs and tests/jetson_feed.rs and runs them
+#    under qemu.
 # Prints "N passed, N failed" and the elapsed time; exits 1 on any failure.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -202,12 +203,12 @@ if [ "$cargo_tests" = 1 ]; then
   set +e
   TRTQ_TEST_LIBS="$libs" TARGET_TRIPLE=aarch64-linux-gnu CC="$aarch64_gnu-gcc" CXX="$aarch64_gnu-g++" \
     TRTQ_TEST_RUNNER="${qemu[*]}" RUST_BACKTRACE=0 \
-    cargo test -q --target "$aarch64_triple" --test trt_shim --test feed_hostcuda -- --test-threads=1 \
+    cargo test -q --target "$aarch64_triple" --test trt_shim --test feed_hostcuda --test jetson_feed -- --test-threads=1 \
     >"$tmp/cargo.log" 2>&1
   rc=$?
   set -e
   if [ $rc = 0 ]; then
-    ok "cargo test --target $aarch64_triple --test trt_shim --test feed_hostcuda ($(grep -o '[0-9]* passed' "$tmp/cargo.log" | awk '{s+=$1} END {print s}') tests)"
+    ok "cargo test --target $aarch64_triple --test trt_shim --test feed_hostcuda --test jetson_feed ($(grep -o '[0-9]* passed' "$tmp/cargo.log" | awk '{s+=$1} END {print s}') tests)"
   else
     bad "cargo test under qemu (exit $rc)" "$(tail -40 "$tmp/cargo.log")"
   fi
