@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use support::{f32_bytes, sample_value, write_samples, Introspect, Scratch};
@@ -103,7 +102,7 @@ fn either_path_can_be_forced() {
 fn bench_feed(integrated: &str, extra: &[&str]) -> (String, String) {
     let t = Scratch::new("jetson-cli");
     write_samples(&t.path("d"), 6, None, &[3, 4, 4]);
-    let o = Command::new(env!("CARGO_BIN_EXE_trtq-lite"))
+    let o = support::command(env!("CARGO_BIN_EXE_trtq-lite"))
         .arg("bench-feed")
         .arg(t.path("d"))
         .args(["--batch-size", "2", "--json", "--cuda-lib"])

@@ -167,3 +167,19 @@ impl Introspect {
         );
     }
 }
+
+/// A Command for a test-built executable: through TRTQ_TEST_RUNNER when set (the aarch64
+/// smoke test runs the tests under qemu-user without binfmt_misc, where the host cannot exec
+/// an aarch64 file itself), else directly.
+pub fn command(exe: impl AsRef<Path>) -> std::process::Command {
+    let runner = std::env::var("TRTQ_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut c = std::process::Command::new(emulator);
+            c.args(words).arg(exe.as_ref());
+            c
+        }
+        None => std::process::Command::new(exe.as_ref()),
+    }
+}
