@@ -7,9 +7,9 @@
 #    test-only stand-ins (TARGET_TRIPLE=aarch64-linux-gnu scripts/build-test-libs.sh ->
 #    target/test-libs/aarch64/{hostcuda,trtsim}), installing g++-aarch64-linux-gnu, qemu-user
 #    and the rustup target if missing (unless --no-install);
-# 2. runs the aarch64 binary under qemu-user (qemu-aarch64 -L /usr/aarch64-linux-gnu):
-#    --version, inspect-cache and inspect-data on fixtures (output and exit code must equal the
-#    native build's, byte for byte), bench-feed through the aarch64 hostcuda (discrete and
+# 2. checks its footprint (scripts/footprint.sh --max-glibc 2.35) and runs it under qemu-user
+#    (qemu-aarch64 -L /usr/aarch64-linux-gnu): --version, inspect-cache and inspect-data on
+#    fixtures (output and exit code must equal the native build's, byte for byte), bench-feed through the aarch64 hostcuda (discrete and
 #    HOSTCUDA_INTEGRATED=1: the automatic choice must be the mapped zero-copy path; each
 #    path forced), a missing libcuda; then `calibrate` and `doctor` against aarch64 trtsim when
 #    the binary has them (optional_step);
@@ -43,8 +43,9 @@ TARGET_TRIPLE=aarch64-linux-gnu bash scripts/build-test-libs.sh
 cargo build -q --bin trtq-lite
 built=$((SECONDS - start))
 
-arm="$root/target/$aarch64_triple/release/trtq-lite"
-native="$root/target/debug/trtq-lite"
+target="${CARGO_TARGET_DIR:-$root/target}"
+arm="$target/$aarch64_triple/release/trtq-lite"
+native="$target/debug/trtq-lite"
 libs="$root/target/test-libs/aarch64"
 qemu=(qemu-aarch64 -L "$aarch64_sysroot")
 tmp="$(mktemp -d)"
@@ -123,7 +124,17 @@ PY
 }
 
 echo "== aarch64 binary under qemu-user"
-file -b "$arm" | grep -q 'ARM aarch64' && ok "$arm is an aarch64 ELF" || bad "$arm is not aarch64: $(file -b "$arm")"
+if readelf -h "$arm" | grep -q 'Machine: *AArch64'; then
+  ok "$arm is an aarch64 ELF"
+else
+  bad "$arm is not aarch64: $(readelf -h "$arm" | grep Machine)"
+fi
+# Size, dynamic dependencies, glibc <= 2.35 (JetPack 6's Ubuntu 22.04).
+if bash scripts/footprint.sh --max-glibc 2.35 "$arm" >"$tmp/footprint.log" 2>&1; then
+  ok "footprint: $(grep -o 'size [0-9]* bytes = [0-9.]* MiB' "$tmp/footprint.log"), $(grep -o 'needs glibc >= [0-9.]*' "$tmp/footprint.log")"
+else
+  bad "footprint" "$(cat "$tmp/footprint.log")"
+fi
 same "--version" --version
 grep -qx "trtq-lite $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" "$tmp/arm.out" &&
   ok "--version names Cargo.toml's version" || bad "--version: $(cat "$tmp/arm.out")"

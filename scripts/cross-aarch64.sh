@@ -4,7 +4,8 @@
 #
 #   scripts/cross-aarch64.sh [--no-install] [--debug]
 #
-# Output: target/aarch64-unknown-linux-gnu/release/trtq-lite (debug/ with --debug).
+# Output: target/aarch64-unknown-linux-gnu/release/trtq-lite (debug/ with --debug; under
+# $CARGO_TARGET_DIR when set).
 # Installs what is missing (unless --no-install): Debian's g++-aarch64-linux-gnu (apt-get, as
 # root or through sudo) and the rustup target aarch64-unknown-linux-gnu. The variables it sets
 # for cargo, cc and bindgen are listed in scripts/aarch64-env.sh.
@@ -22,7 +23,7 @@ for a in "$@"; do
   case "$a" in
     --no-install) install=0 ;;
     --debug) profile=debug ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "cross-aarch64.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -33,5 +34,5 @@ flags=(--target "$aarch64_triple" --bin trtq-lite)
 [ "$profile" = release ] && flags+=(--release)
 cargo build "${flags[@]}"
 
-bin="target/$aarch64_triple/$profile/trtq-lite"
+bin="${CARGO_TARGET_DIR:-target}/$aarch64_triple/$profile/trtq-lite"
 echo "cross-aarch64: $bin ($(stat -c %s "$bin") bytes)"
