@@ -13,13 +13,15 @@
 # batch inside one file) and runs bench-feed --json with --feed staged, registered, mapped and
 # auto. Printed per cell: the feed's GB/s (median), the pinned cuMemcpyHtoDAsync ceiling
 # measured in the same run, their ratio, the mean wait per batch after the first, and auto's
-# decision.
+# decision. Then bench/zero-copy-read.py (if cuda-bindings is installed): what a kernel pays to
+# read one batch from device memory, after a copy, and from mapped host memory.
 #
 # Reading the mapped row: on an integrated GPU (Jetson) the device reads mapped memory in
 # place, so "mapped" is the whole cost of getting a batch to the GPU. On a discrete GPU (H200)
 # the feed only fills host memory: the device then reads it over PCIe/NVLink-C2C inside the
-# kernels that use it (TensorRT's calibration), a cost this benchmark does not include. So on
-# a discrete GPU the mapped figure is an upper bound, not a like-for-like win over staged.
+# kernels that use it (TensorRT's calibration), a cost the bench-feed table does not include
+# (zero-copy-read.py's table does). So on a discrete GPU the mapped bench-feed figure is an
+# upper bound, not a like-for-like win over staged.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${TRTQ_BIN:-$root/target/release/trtq-lite}"
@@ -29,7 +31,7 @@ quick=0
 for a in "$@"; do
   case "$a" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "zero-copy.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -110,3 +112,11 @@ print("GB/s: batches made available to the device per second (bench-feed, no con
 print("ceiling: pinned cuMemcpyHtoDAsync of one batch, same run. mapped on a discrete GPU:")
 print("no copy is made here; the device reads host memory over the bus when kernels use it.")
 PY
+
+echo
+# The GPU side of the mapped path (kernel reads over the bus), when cuda-bindings is present.
+if "$py" -c 'from cuda.bindings import driver' 2>/dev/null || "$py" -c 'from cuda import cuda' 2>/dev/null; then
+  "$py" "$root/bench/zero-copy-read.py" || echo "(device-read measurement failed; the table above stands)"
+else
+  echo "skipped: device-read measurement (bench/zero-copy-read.py needs cuda-bindings: pip install cuda-python)"
+fi
