@@ -306,9 +306,11 @@ impl Feed {
         let threads = if opts.copy_threads > 0 {
             opts.copy_threads
         } else {
+            // Leave a core each for the consumer and the system.
             std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
-                .min(8)
+                .saturating_sub(2)
+                .clamp(1, 12)
         };
 
         let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<Msg>>(depth + 4);
@@ -432,7 +434,7 @@ impl Feed {
         }
     }
 
-    /// The path batches take (final once the first batch has been delivered).
+    /// The path batches take (with `auto`, final once two batches have been delivered).
     pub fn path(&self) -> FeedPath {
         self.path
     }
