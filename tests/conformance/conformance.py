@@ -703,6 +703,66 @@ def fault_knobs():
         tr.close()
 
 
+@test
+def objects_are_released_through_the_declared_destructor_slots():
+    import gc
+    tr = Trace()
+    try:
+        log, b, n, p = make("yolo_static.onnx")
+        c = b.create_builder_config()
+        plan = b.build_serialized_network(n, c)
+        assert plan is not None
+        del plan, c, p, n, b
+        gc.collect()
+        got = sorted(set(l for l in tr.lines() if l.startswith(("destroy", "IParser::destroy"))))
+        want = ["destroy IBuilder", "destroy IBuilderConfig", "destroy IHostMemory", "destroy INetworkDefinition", "destroy IParser"]
+        # 8.x bindings may release the parser with IParser::destroy() (slot 5) instead of delete.
+        assert [w for w in want if w not in got] == [], got
+    finally:
+        tr.close()
+
+
+@test
+def exports_cover_every_symbol_the_bindings_import():
+    so = os.path.join(os.path.dirname(trt.__file__), "tensorrt.so")
+    und = subprocess.run(["nm", "-D", "--undefined-only", so], capture_output=True, text=True, check=True).stdout
+    wanted = set()
+    for line in und.splitlines():
+        parts = line.split()
+        if len(parts) != 2 or parts[0] != "U":
+            continue  # weak ('w') references need no definition
+        sym = parts[1]
+        if "@" in sym or sym.startswith(("Py", "_Py")):
+            continue  # versioned glibc/libstdc++/libgcc symbols and the Python C API
+        wanted.add(sym)
+    assert wanted, "no TensorRT symbols found in %s" % so
+    libdir = [d for d in os.environ["LD_LIBRARY_PATH"].split(":") if os.path.exists(os.path.join(d, "libnvinfer.so.%d" % MAJOR))][0]
+    have = set()
+    for f in os.listdir(libdir):
+        if ".so." in f:
+            out = subprocess.run(["nm", "-D", "--defined-only", os.path.join(libdir, f)], capture_output=True, text=True, check=True).stdout
+            have.update(l.split()[-1] for l in out.splitlines() if l.strip())
+    missing = sorted(wanted - have)
+    assert not missing, missing
+    assert "createInferBuilder_INTERNAL" in wanted and "createNvOnnxParser_INTERNAL" in wanted
+
+
+@test
+def version_knob():
+    probe = ("import ctypes, sys; l = ctypes.CDLL('libnvinfer.so.%d'); p = ctypes.CDLL('libnvonnxparser.so.%d'); "
+             "print(l.getInferLibVersion(), p.getNvOnnxParserVersion())" % (MAJOR, MAJOR))
+    cases = {"8502": "8502", "8601": "8601", "100300": "8601", "": "8601"} if MAJOR == 8 else \
+        {"100300": "100300", "101600": "101600", "110000": "110000", "8601": "100300", "": "100300"}
+    for value, want in cases.items():
+        env = dict(os.environ, TRTSIM_VERSION=value)
+        if not value:
+            env.pop("TRTSIM_VERSION")
+        r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+        assert r.stdout.split() == [want, want], (value, r.stdout, r.stderr)
+        if value and value != want:
+            assert "does not fit libnvinfer.so.%d" % MAJOR in r.stderr, r.stderr
+
+
 UNIMPLEMENTED = {
     # python snippet -> (class, method whose official slot the abort must name)
     "n.add_identity(n.get_input(0))": ("VNetworkDefinition", "addIdentity"),
