@@ -207,7 +207,10 @@ class NetworkImpl : public Stub_VNetworkDefinition {
 class NetworkW : public Stub_INetworkDefinition {
  public:
   explicit NetworkW(NetworkImpl* impl) { mImpl = impl; }
-  ~NetworkW() noexcept override { delete mImpl; }
+  ~NetworkW() noexcept override {
+    trtsim::trace("destroy INetworkDefinition");
+    delete mImpl;
+  }
   NetworkImpl* impl() const { return static_cast<NetworkImpl*>(mImpl); }
 };
 
@@ -391,7 +394,10 @@ class ConfigImpl : public Stub_VBuilderConfig {
 class ConfigW : public Stub_IBuilderConfig {
  public:
   explicit ConfigW(ConfigImpl* impl) { mImpl = impl; }
-  ~ConfigW() noexcept override { delete mImpl; }
+  ~ConfigW() noexcept override {
+    trtsim::trace("destroy IBuilderConfig");
+    delete mImpl;
+  }
   ConfigImpl* impl() const { return static_cast<ConfigImpl*>(mImpl); }
 };
 
@@ -407,7 +413,10 @@ class HostMemoryImpl : public Stub_VHostMemory {
 class HostMemoryW : public Stub_IHostMemory {
  public:
   explicit HostMemoryW(HostMemoryImpl* impl) { mImpl = impl; }
-  ~HostMemoryW() noexcept override { delete mImpl; }
+  ~HostMemoryW() noexcept override {
+    trtsim::trace("destroy IHostMemory");
+    delete mImpl;
+  }
 };
 
 // ---- calibrator adapter (trtsim calls the user's object through OUR declarations) -----------
@@ -430,12 +439,20 @@ class Calibrator : public trtsim::CalibratorView {
   const void* read_histogram_cache(size_t& len) override { return legacy->readHistogramCache(len); }
   void write_histogram_cache(const void* p, size_t len) override { legacy->writeHistogramCache(p, len); }
   std::string identity() override {
+    // Which declared calibrator class the object is, by RTTI: dynamic_cast compares the mangled
+    // class names of OUR declarations with those NVIDIA's compiler emitted (10.x: v_1_0::).
+    std::string rtti = "rtti=";
+    if (dynamic_cast<nv::IInt8EntropyCalibrator2*>(c)) rtti += "IInt8EntropyCalibrator2";
+    else if (dynamic_cast<nv::IInt8MinMaxCalibrator*>(c)) rtti += "IInt8MinMaxCalibrator";
+    else if (dynamic_cast<nv::IInt8EntropyCalibrator*>(c)) rtti += "IInt8EntropyCalibrator";
+    else if (legacy) rtti += "IInt8LegacyCalibrator";
+    else rtti += "unknown";
 #if TRTSIM_MAJOR == 8
-    return std::string();
+    return rtti;
 #else
     nv::InterfaceInfo info = c->getInterfaceInfo();
     char b[160];
-    std::snprintf(b, sizeof b, "api_language=%d interface=%s %d.%d", int32_t(c->getAPILanguage()),
+    std::snprintf(b, sizeof b, "%s api_language=%d interface=%s %d.%d", rtti.c_str(), int32_t(c->getAPILanguage()),
                   info.kind ? info.kind : "(null)", info.major, info.minor);
     return b;
 #endif
@@ -497,7 +514,10 @@ class BuilderW : public Stub_IBuilder {
     mImpl = impl;
     impl->wrapper = this;
   }
-  ~BuilderW() noexcept override { delete mImpl; }
+  ~BuilderW() noexcept override {
+    trtsim::trace("destroy IBuilder");
+    delete mImpl;
+  }
 };
 
 #if TRTSIM_MAJOR != 8
@@ -573,6 +593,7 @@ class ParserImpl : public Stub_IParser {
   NetworkW* net = nullptr;
   nv::ILogger* logger = nullptr;
   std::vector<std::unique_ptr<ParserErrorImpl>> errors;
+  ~ParserImpl() noexcept override { trtsim::trace("destroy IParser"); }
 
   void add_error(trtsim::ParseIssue is) {
     Sink sink(logger);
@@ -684,7 +705,10 @@ class ParserImpl : public Stub_IParser {
   }
   bool supportsOperator(char const* op) const noexcept override { return trtsim::known_op(op); }
 #if TRTSIM_MAJOR == 8
-  void destroy() noexcept override { delete this; }
+  void destroy() noexcept override {
+    trtsim::trace("IParser::destroy");
+    delete this;
+  }
 #endif
   int getNbErrors() const noexcept override { return int(errors.size()); }
   nvonnxparser::IParserError const* getError(int i) const noexcept override {
