@@ -672,6 +672,56 @@ fn calibrator_panic_and_error_fail_the_build_cleanly() {
 }
 
 #[test]
+fn objects_are_released_through_their_destructors() {
+    let _g = setup();
+    let cuda = HostCuda::load();
+    let ctx = cuda.context();
+    for major in [8, 10] {
+        let trace = std::env::temp_dir().join(format!(
+            "trtq-trace-{}-{major}-lifecycle.txt",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&trace);
+        std::env::set_var("TRTSIM_TRACE", &trace);
+        {
+            let trt = Trt::load(Some(&dir(major))).unwrap();
+            let log = Log::default();
+            let mut s = parsed(&trt, &log, "yolo_static.onnx");
+            let mut calib = TestCalib::new(&cuda, 1, yolo_batches(1));
+            let opts = BuildOptions {
+                algorithm: Algorithm::Legacy {
+                    quantile: 0.5,
+                    regression_cutoff: 1.0,
+                },
+                ..BuildOptions::default()
+            };
+            s.build(&opts, Some(&mut calib)).unwrap();
+        }
+        std::env::remove_var("TRTSIM_TRACE");
+        let tr = std::fs::read_to_string(&trace).unwrap_or_default();
+        let _ = std::fs::remove_file(&trace);
+        let destroys: Vec<&str> = tr.lines().filter(|l| l.starts_with("destroy ")).collect();
+        // The config when the build returns, the plan after it was copied, then the
+        // session: parser, network, builder (each through its declared destructor slot).
+        assert_eq!(
+            destroys,
+            [
+                "destroy IBuilderConfig",
+                "destroy IHostMemory",
+                "destroy IParser",
+                "destroy INetworkDefinition",
+                "destroy IBuilder"
+            ],
+            "trtsim {major}:\n{tr}"
+        );
+        // trtsim finds our legacy calibrator by dynamic_cast to the official class name.
+        assert!(tr.contains("legacy dynamic_cast ok"), "{tr}");
+    }
+    // SAFETY: created above.
+    unsafe { (cuda.cu_ctx_destroy)(ctx) };
+}
+
+#[test]
 fn log_callback_panic_is_reported() {
     let _g = setup();
     let trt = Trt::load(Some(&dir(10))).unwrap();
