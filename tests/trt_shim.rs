@@ -722,6 +722,52 @@ fn objects_are_released_through_their_destructors() {
 }
 
 #[test]
+fn log_messages_go_to_their_session() {
+    let _g = setup();
+    let trt = Trt::load(Some(&dir(10))).unwrap();
+    let (la, lb) = (Log::default(), Log::default());
+    let no_int8 = BuildOptions {
+        int8: false,
+        ..BuildOptions::default()
+    };
+    let mut b = parsed(&trt, &lb, "yolo_static.onnx");
+    {
+        let mut a = parsed(&trt, &la, "yolo_static.onnx");
+        a.build(&no_int8, None).unwrap();
+    }
+    let built = |l: &Log| {
+        l.lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, m)| m.contains("Engine built"))
+            .count()
+    };
+    assert_eq!((built(&la), built(&lb)), (1, 0));
+    // The first session is gone (TensorRT keeps the first logger it saw: the shim's one
+    // process-wide logger, so nothing dangles); the second still gets its messages.
+    b.build(&no_int8, None).unwrap();
+    assert_eq!((built(&la), built(&lb)), (1, 1));
+    // The level filters what reaches the callback.
+    let quiet = Log::default();
+    let q = quiet.clone();
+    let mut s = Session::new(
+        &trt,
+        Severity::Warning,
+        Box::new(move |sev, m| q.lock().unwrap().push((sev, m.to_string()))),
+    )
+    .unwrap();
+    let (bytes, path) = fixture("yolo_static.onnx");
+    s.parse_onnx(&bytes, &path).unwrap();
+    s.build(&no_int8, None).unwrap();
+    assert!(quiet
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(sev, _)| *sev <= Severity::Warning));
+    assert_eq!(built(&quiet), 0);
+}
+
+#[test]
 fn log_callback_panic_is_reported() {
     let _g = setup();
     let trt = Trt::load(Some(&dir(10))).unwrap();
