@@ -866,6 +866,26 @@ fn missing_library_and_missing_symbol() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+#[test]
+fn folder_from_env_and_flag() {
+    let _g = setup();
+    std::env::set_var("TRTQ_NVINFER_DIR", dir(8));
+    let from_env = Trt::load(None).map(|t| t.abi());
+    // The flag wins over the environment.
+    let from_flag = Trt::load(Some(&dir(10))).map(|t| t.abi());
+    std::env::set_var("TRTQ_NVINFER_DIR", "");
+    // Empty means unset: the SONAME search, which finds no TensorRT on this machine unless
+    // one is installed (then it loads; either way it must not be trtsim 8 from the env).
+    let empty = Trt::load(None).map(|t| t.nvinfer_path().to_string());
+    std::env::remove_var("TRTQ_NVINFER_DIR");
+    assert_eq!(from_env.unwrap(), Abi::Trt8);
+    assert_eq!(from_flag.unwrap(), Abi::Trt10);
+    match empty {
+        Ok(p) => assert!(!p.contains("trtsim/8"), "{p}"),
+        Err(e) => assert!(e.to_string().contains("libnvinfer.so.10: "), "{e}"),
+    }
+}
+
 /// Runs `scenario` in a child process of this test binary with `env` set (trtsim caches
 /// TRTSIM_VERSION per process). Returns (success, stdout+stderr).
 fn child(scenario: &str, env: &[(&str, &str)]) -> (bool, String) {
