@@ -298,6 +298,10 @@ def versions_and_builder_creation():
         assert created == ["createInferBuilder_INTERNAL header_version=%d library=%d" % (HEADER_VERSION, SIM_VERSION)], created
         # ILogger::log slot and Severity values: trtsim sends kINFO (3) through OUR ILogger declaration.
         assert log.find(trt.ILogger.Severity.INFO, "simulated TensorRT %d" % SIM_VERSION), log.msgs
+        n = b.create_network(net_flags())
+        trt.OnnxParser(n, log)
+        # NV_ONNX_PARSER_VERSION compiled into the bindings (0.1.0 -> 100 in every release)
+        assert tr.grep("createNvOnnxParser_INTERNAL") == ["createNvOnnxParser_INTERNAL version=100"], tr.grep("createNv")
         assert b.platform_has_fast_int8 and b.platform_has_fast_fp16 and b.platform_has_tf32
         assert b.num_DLA_cores == 0
         os.environ["TRTSIM_DLA_CORES"] = "2"
@@ -326,7 +330,14 @@ def onnx_static_model_crosses_the_abi():
     n.name = "renamed"
     assert n.name == "renamed"
     if MAJOR == 10:
-        assert n.get_flag(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) is False
+        assert n.get_flag(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) is False and n.flags == 0
+        # INetworkDefinition::getBuilder: wrapper-vtable slot 2, then VNetworkDefinition's slot
+        b.max_threads = 5
+        assert n.builder.max_threads == 5
+    else:
+        assert n.has_explicit_precision is False
+    assert p.parse_with_weight_descriptors(read("two_inputs.onnx"))
+    assert [n.get_input(i).name for i in range(n.num_inputs)] == ["images", "left", "right"]
     assert log.find(trt.ILogger.Severity.INFO, "ONNX IR version: 8, opset version: 13")
 
 
@@ -451,6 +462,15 @@ def config_values_cross_the_abi():
         assert c.add_optimization_profile(prof) == 0 and c.num_optimization_profiles == 1
         assert c.set_calibration_profile(prof)
         assert c.get_calibration_profile() is not None
+        # wrapper-vtable virtuals (8.x: slots 2-4, 10.x: slot 2) forwarding to the V* slots
+        c.avg_timing_iterations = 7
+        assert c.avg_timing_iterations == 7
+        if MAJOR == 8:
+            c.min_timing_iterations = 3
+            assert c.min_timing_iterations == 3
+        prof.extra_memory_target = 0.25
+        assert prof.extra_memory_target == 0.25
+        assert b.is_network_supported(n, c)
         cal = make_calibrator(trt.IInt8EntropyCalibrator2, [])
         c.int8_calibrator = cal
         assert tr.grep("IBuilderConfig::setInt8Calibrator") == ["IBuilderConfig::setInt8Calibrator set"]
@@ -765,9 +785,11 @@ def version_knob():
 
 UNIMPLEMENTED = {
     # python snippet -> (class, method whose official slot the abort must name)
-    "n.add_identity(n.get_input(0))": ("VNetworkDefinition", "addIdentity"),
-    "c.set_tactic_sources(0)": ("VBuilderConfig", "setTacticSources"),
-    "n.get_input(0).location = trt.TensorLocation.HOST": ("VTensor", "setLocation"),
+    "n.add_identity(n.get_input(0))": ("nvinfer1::apiv::VNetworkDefinition", "addIdentity"),
+    "c.set_tactic_sources(0)": ("nvinfer1::apiv::VBuilderConfig", "setTacticSources"),
+    "n.get_input(0).location = trt.TensorLocation.HOST": ("nvinfer1::apiv::VTensor", "setLocation"),
+    # appended after our declared layout in 8.6 (slot 11) / a placeholder in 10.x (slot 10)
+    "p.get_used_vc_plugin_libraries()": ("nvonnxparser::IParser", "getUsedVCPluginLibraries"),
 }
 
 
@@ -778,12 +800,15 @@ def unimplemented_slots_abort_with_the_official_slot_number():
     facts = open(os.path.join(d, "abi-facts", FACTS_VERSION + ".vtables.txt")).read()
     cases = dict(UNIMPLEMENTED)
     if MAJOR == 8:
-        cases["b.build_engine(n, c)"] = ("VBuilder", "buildEngineWithConfig")
+        cases["b.build_engine(n, c)"] = ("nvinfer1::apiv::VBuilder", "buildEngineWithConfig")
+        # 8.6 made getBuilder a virtual of the wrapper itself (slot 2), after our 8.5 layout
+        cases["n.builder"] = ("nvinfer1::INetworkDefinition", "getBuilder")
     elif hasattr(trt.Builder, "build_engine_with_config"):
         # appended in 10.8, after the 10.0.1 layout we declare: lands in trtsim's padding slots
-        cases["b.build_engine_with_config(n, c)"] = ("VBuilder", "buildEngineWithConfig")
-    for snippet, (cls, meth) in cases.items():
-        slot = int(re.search(r"^slot nvinfer1::apiv::%s::%s (\d+)$" % (cls, meth), facts, re.M).group(1))
+        cases["b.build_engine_with_config(n, c)"] = ("nvinfer1::apiv::VBuilder", "buildEngineWithConfig")
+    for snippet, (qcls, meth) in cases.items():
+        cls = qcls.rsplit("::", 1)[-1]
+        slot = int(re.search(r"^slot %s::%s (\d+)$" % (qcls, meth), facts, re.M).group(1))
         code = ("import tensorrt_bindings as trt, sys; sys.path.insert(0, %r); import conformance as C; "
                 "log, b, n, p = C.make('yolo_static.onnx'); c = b.create_builder_config(); %s" % (os.path.dirname(__file__), snippet))
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
