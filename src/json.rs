@@ -23,7 +23,8 @@ impl Value {
     /// Pretty-printed with two-space indentation and a final newline.
     pub fn pretty(&self) -> String {
         let mut s = String::new();
-        self.write(&mut s, Some(0)).expect("writing to a String cannot fail");
+        self.write(&mut s, Some(0))
+            .expect("writing to a String cannot fail");
         s.push('\n');
         s
     }

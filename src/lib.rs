@@ -12,5 +12,6 @@ pub mod cli;
 pub mod error;
 pub mod json;
 pub mod outfile;
+pub mod trt;
 
 pub use error::{Error, Result};
