@@ -635,6 +635,50 @@ def dynamic_batch_profiles_and_calibration_profile():
 
 
 @test
+def calibration_with_several_inputs_of_several_types():
+    # two float inputs: one pointer per input, names in input order
+    tr = Trace()
+    try:
+        log, b, n, p = make("two_inputs.onnx")
+        c = b.create_builder_config()
+        c.set_flag(trt.BuilderFlag.INT8)
+        batches = batches_for([(1, 3, 32, 32), (1, 1, 32, 32)], 2, seed=11)
+        cal = make_calibrator(trt.IInt8MinMaxCalibrator, batches)
+        c.int8_calibrator = cal
+        assert b.build_serialized_network(n, c) is not None, log.msgs
+        assert cal.names_seen == [["left", "right"]] * 3
+        for i, (l, r) in enumerate(batches):
+            for k, (nm, a) in enumerate((("left", l), ("right", r))):
+                want = "batch %d input %d %s bytes=%d fnv=%016x" % (i, k, nm, a.nbytes, fnv1a(a.tobytes()))
+                assert tr.grep(want), (want, tr.grep("batch %d" % i))
+        entries = dict(l.rsplit(": ", 1) for l in cal.written.decode().splitlines()[1:])
+        assert list(entries)[:2] == ["left", "right"] and entries["right"] == f32hex(np.float32(6.5) / np.float32(127))
+    finally:
+        tr.close()
+    # int64 (8.x: imported as INT32) and bool inputs: element sizes 8/4 and 1, no scale entries
+    tr = Trace()
+    try:
+        log, b, n, p = make("int_input.onnx")
+        c = b.create_builder_config()
+        c.set_flag(trt.BuilderFlag.INT8)
+        prof = b.create_optimization_profile()
+        for name in ("tokens", "mask"):
+            prof.set_shape(name, (1, 16), (3, 16), (4, 16))
+        c.add_optimization_profile(prof)
+        tok = np.arange(48, dtype=np.int32 if MAJOR == 8 else np.int64).reshape(3, 16)
+        mask = (np.arange(48) % 3 == 0).astype(np.uint8).reshape(3, 16)
+        cal = make_calibrator(trt.IInt8EntropyCalibrator2, [[tok, mask]])
+        c.int8_calibrator = cal
+        assert b.build_serialized_network(n, c) is not None, log.msgs
+        assert log.find(trt.ILogger.Severity.WARNING, "Calibrating with Profile 0")
+        assert tr.grep("batch 0 input 0 tokens bytes=%d fnv=%016x" % (tok.nbytes, fnv1a(tok.tobytes())))
+        assert tr.grep("batch 0 input 1 mask bytes=48 fnv=%016x" % fnv1a(mask.tobytes()))
+        assert "tokens:" not in cal.written.decode() and "mask:" not in cal.written.decode()
+    finally:
+        tr.close()
+
+
+@test
 def invalid_profiles_are_refused():
     log, b, n, p = make("yolo_dynamic.onnx")
     prof = b.create_optimization_profile()
