@@ -280,6 +280,7 @@ fn loads_both_abis_and_reports_versions() {
         let p = s.platform().unwrap();
         assert!(p.fast_int8 && p.fast_fp16);
         assert_eq!(p.nb_dla_cores, 0);
+        assert_eq!(t.platform().unwrap(), p);
     }
 }
 

@@ -295,6 +295,13 @@ impl Trt {
     pub fn parser_path(&self) -> &str {
         &self.parser.path
     }
+
+    /// What the builder reports about the GPU (for `doctor`): creates a builder, network
+    /// and parser, asks, and releases them. TensorRT messages are dropped.
+    pub fn platform(&self) -> Result<Platform> {
+        let s = Session::new(self, Severity::InternalError, Box::new(|_, _| {}))?;
+        s.platform()
+    }
 }
 
 /// Receives TensorRT's log messages (called from TensorRT threads too).
