@@ -51,6 +51,7 @@ fn setup() -> MutexGuard<'static, ()> {
     std::env::set_var("TRTSIM_LIBCUDA", hostcuda_path());
     std::env::remove_var("TRTSIM_FAIL");
     std::env::remove_var("TRTSIM_TRACE");
+    std::env::remove_var("TRTSIM_DLA_CORES");
     g
 }
 
@@ -617,6 +618,32 @@ fn profiles_dla_and_flags_cross_the_abi() {
     }
     // SAFETY: created above.
     unsafe { (cuda.cu_ctx_destroy)(ctx) };
+}
+
+#[test]
+fn dla_cores_are_reported_and_used() {
+    let _g = setup();
+    std::env::set_var("TRTSIM_DLA_CORES", "2");
+    let r = std::panic::catch_unwind(|| {
+        for major in [8, 10] {
+            let trt = Trt::load(Some(&dir(major))).unwrap();
+            assert_eq!(trt.platform().unwrap().nb_dla_cores, 2);
+            let log = Log::default();
+            let mut s = parsed(&trt, &log, "yolo_static.onnx");
+            let opts = BuildOptions {
+                int8: false,
+                dla_core: Some(1),
+                ..BuildOptions::default()
+            };
+            let plan = plan_text(&s.build(&opts, None).unwrap());
+            assert_eq!(plan_line(&plan, "device"), "device DLA:1");
+            assert_eq!(plan_line(&plan, "gpu_fallback"), "gpu_fallback 0");
+        }
+    });
+    std::env::remove_var("TRTSIM_DLA_CORES");
+    if let Err(p) = r {
+        std::panic::resume_unwind(p);
+    }
 }
 
 #[test]
