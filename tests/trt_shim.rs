@@ -647,6 +647,43 @@ fn dla_cores_are_reported_and_used() {
 }
 
 #[test]
+fn tensorrt_failures_carry_tensorrt_s_message() {
+    let _g = setup();
+    for major in [8, 10] {
+        let trt = Trt::load(Some(&dir(major))).unwrap();
+        let log = Log::default();
+        for (knob, want) in [
+            ("builder", "builder creation failure injected"),
+            ("parser", "parser creation failure injected"),
+        ] {
+            std::env::set_var("TRTSIM_FAIL", knob);
+            let l = log.clone();
+            let r = Session::new(
+                &trt,
+                Severity::Verbose,
+                Box::new(move |s, m| l.lock().unwrap().push((s, m.to_string()))),
+            );
+            std::env::remove_var("TRTSIM_FAIL");
+            let e = r.err().expect("must fail").to_string();
+            assert!(e.contains(want), "{knob}: {e}");
+        }
+        let mut s = parsed(&trt, &log, "yolo_static.onnx");
+        std::env::set_var("TRTSIM_FAIL", "build");
+        let r = s.build(
+            &BuildOptions {
+                int8: false,
+                ..BuildOptions::default()
+            },
+            None,
+        );
+        std::env::remove_var("TRTSIM_FAIL");
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("returned no plan"), "{e}");
+        assert!(e.contains("build failure injected"), "{e}");
+    }
+}
+
+#[test]
 fn calibrator_panic_and_error_fail_the_build_cleanly() {
     let _g = setup();
     let cuda = HostCuda::load();
