@@ -92,6 +92,11 @@ pub enum Error {
     #[error("{call} failed: {msg}")]
     Trt { call: String, msg: String },
 
+    /// TensorRT's ONNX parser refused a model; one entry per parser error, each naming the
+    /// node (index, name and operator where the TensorRT version reports them).
+    #[error("{}: TensorRT's ONNX parser refused the model:\n{}", path.display(), format_list(errors))]
+    OnnxParse { path: PathBuf, errors: Vec<String> },
+
     /// The loaded library cannot do what was asked (e.g. TensorRT 11 has no implicit INT8).
     #[error("{0}")]
     Unsupported(String),
@@ -103,6 +108,14 @@ pub enum Error {
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
+}
+
+fn format_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|e| format!("  {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn format_tried(tried: &[(String, String)]) -> String {
@@ -122,6 +135,8 @@ impl Error {
             | Error::OutputExists { .. }
             | Error::CacheFormat { .. }
             | Error::Npy { .. }
+
+            | Error::OnnxParse { .. }
             | Error::BadInput(_) => exit::BAD_INPUT,
             Error::Interrupted => exit::INTERRUPTED,
             _ => exit::FAILURE,

@@ -22,5 +22,6 @@ pub mod feed;
 pub mod json;
 pub mod npy;
 pub mod outfile;
+pub mod trt;
 
 pub use error::{Error, Result};
