@@ -430,12 +430,20 @@ class Calibrator : public trtsim::CalibratorView {
   const void* read_histogram_cache(size_t& len) override { return legacy->readHistogramCache(len); }
   void write_histogram_cache(const void* p, size_t len) override { legacy->writeHistogramCache(p, len); }
   std::string identity() override {
+    // Which declared calibrator class the object is, by RTTI: dynamic_cast compares the mangled
+    // class names of OUR declarations with those NVIDIA's compiler emitted (10.x: v_1_0::).
+    std::string rtti = "rtti=";
+    if (dynamic_cast<nv::IInt8EntropyCalibrator2*>(c)) rtti += "IInt8EntropyCalibrator2";
+    else if (dynamic_cast<nv::IInt8MinMaxCalibrator*>(c)) rtti += "IInt8MinMaxCalibrator";
+    else if (dynamic_cast<nv::IInt8EntropyCalibrator*>(c)) rtti += "IInt8EntropyCalibrator";
+    else if (legacy) rtti += "IInt8LegacyCalibrator";
+    else rtti += "unknown";
 #if TRTSIM_MAJOR == 8
-    return std::string();
+    return rtti;
 #else
     nv::InterfaceInfo info = c->getInterfaceInfo();
     char b[160];
-    std::snprintf(b, sizeof b, "api_language=%d interface=%s %d.%d", int32_t(c->getAPILanguage()),
+    std::snprintf(b, sizeof b, "%s api_language=%d interface=%s %d.%d", rtti.c_str(), int32_t(c->getAPILanguage()),
                   info.kind ? info.kind : "(null)", info.major, info.minor);
     return b;
 #endif
