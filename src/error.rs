@@ -135,7 +135,6 @@ impl Error {
             | Error::OutputExists { .. }
             | Error::CacheFormat { .. }
             | Error::Npy { .. }
-
             | Error::OnnxParse { .. }
             | Error::BadInput(_) => exit::BAD_INPUT,
             Error::Interrupted => exit::INTERRUPTED,
