@@ -10,15 +10,20 @@
 //! - [`npy`]: memory-mapped, validated .npy files.
 //! - [`data`]: calibration data sets (sources, inputs, batches).
 //! - [`feed`]: streams batches into device memory (pinned staging, async copies).
+//! - [`trt`]: TensorRT loaded at run time, driven through the C++ shim (shim/).
+//! - [`calib`]: the calibrator TensorRT calls (feed -> device pointers, cache decisions).
+//! - [`interrupt`]: Ctrl-C as a flag the calibrator checks.
 //! - [`cli`]: argh argument structs and the subcommands; `main.rs` only dispatches.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod cache;
+pub mod calib;
 pub mod cli;
 pub mod cuda;
 pub mod data;
 pub mod error;
 pub mod feed;
+pub mod interrupt;
 pub mod json;
 pub mod npy;
 pub mod outfile;

@@ -6,6 +6,7 @@ use argh::FromArgs;
 use crate::error::Result;
 
 pub mod bench_feed;
+pub mod calibrate;
 pub mod inspect_cache;
 pub mod inspect_data;
 
@@ -22,7 +23,10 @@ pub struct TopLevel {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
+    Calibrate(calibrate::Args),
     InspectCache(inspect_cache::Args),
     InspectData(inspect_data::Args),
     BenchFeed(bench_feed::Args),
@@ -37,6 +41,7 @@ pub fn run(top: TopLevel) -> Result<()> {
         None => Err(crate::Error::Usage(
             "no subcommand given; run `trtq-lite --help` for the list".into(),
         )),
+        Some(Command::Calibrate(a)) => calibrate::run(a),
         Some(Command::InspectCache(a)) => inspect_cache::run(a),
         Some(Command::InspectData(a)) => inspect_data::run(a),
         Some(Command::BenchFeed(a)) => bench_feed::run(a),
