@@ -8,6 +8,9 @@
 //! - [`cuda`]: the CUDA driver API loaded at run time (sys -> result -> safe).
 //! - [`npy`]: memory-mapped, validated .npy files.
 //! - [`data`]: calibration data sets (sources, inputs, batches).
+//! - [`image`]: JPEG/PNG decoding to 8-bit RGB (EXIF orientation applied).
+//! - [`letterbox`]: Ultralytics letterbox geometry, bilinear resize, tensor conversion.
+//! - [`prepare`]: images to .npy calibration samples (inputs, order, threads, outputs).
 //! - [`feed`]: streams batches into device memory (pinned staging, async copies).
 //! - [`cli`]: argh argument structs and the subcommands; `main.rs` only dispatches.
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -17,8 +20,11 @@ pub mod cuda;
 pub mod data;
 pub mod error;
 pub mod feed;
+pub mod image;
 pub mod json;
+pub mod letterbox;
 pub mod npy;
 pub mod outfile;
+pub mod prepare;
 
 pub use error::{Error, Result};
