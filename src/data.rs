@@ -107,7 +107,8 @@ impl Source {
     }
 
     /// The sample shape when none is given: a single file's leading dimension counts samples;
-    /// files of one shape S are one sample each (of S, or S without a leading 1); files that
+    /// files of one shape S are one sample each (of S, or S without a leading 1), except that
+    /// S of four or more dimensions is read as (N, C, H, W...); files that
     /// differ only in the leading dimension hold that many samples each. Otherwise the most
     /// common file shape is taken (and [`Source::layout`] reports the others).
     pub fn infer_sample_shape(&self) -> Vec<usize> {
@@ -126,13 +127,19 @@ impl Source {
             return strip(first);
         }
         if shapes.iter().all(|s| s == first) {
-            return if first.len() >= 2 && first[0] == 1 {
+            // Four or more dimensions read as (N, C, H, W...): image samples are 3-D. Pass
+            // --shape where that guess is wrong.
+            return if first.len() >= 4 || (first.len() >= 2 && first[0] == 1) {
                 first[1..].to_vec()
             } else {
                 first.to_vec()
             };
         }
-        if first.len() >= 2 && shapes.iter().all(|s| s.len() == first.len() && s[1..] == first[1..]) {
+        if first.len() >= 2
+            && shapes
+                .iter()
+                .all(|s| s.len() == first.len() && s[1..] == first[1..])
+        {
             return first[1..].to_vec();
         }
         // Most common shape, ties to the earliest.
@@ -359,7 +366,10 @@ impl DataSet {
         let mut samples = 0;
         if errs.is_empty() {
             samples = opened[0].starts.last().copied().unwrap_or(0);
-            if opened.iter().any(|d| d.starts.last().copied() != Some(samples)) {
+            if opened
+                .iter()
+                .any(|d| d.starts.last().copied() != Some(samples))
+            {
                 errs.push(format!(
                     "the inputs' sources disagree on the number of samples: {}",
                     opened

@@ -11,22 +11,25 @@
 //! - **staged**: mapped file → pinned staging (CPU copy) → device (DMA). Always possible.
 //! - **registered**: the mapped file itself is page-locked (cuMemHostRegister, read-only) and
 //!   copied from directly: no CPU copy. Only when every batch is contiguous in one file and no
-//!   conversion is needed. The whole file stays locked (resident) while its batches stream.
+//!   conversion is needed. Windows of max(2 batches, 64 MiB) are registered in turn, so the
+//!   locked (resident) memory stays bounded however large the file.
 //! - **mapped**: for integrated GPUs (Jetson), where device and host share memory: batches are
 //!   written into mapped pinned memory that the GPU reads in place (zero copy, no DMA).
 //! - **pageable**: synchronous copies from ordinary memory; the fallback when pinned memory
 //!   cannot be allocated (announced as a warning).
 //!
 //! `auto` picks mapped on integrated GPUs; on discrete GPUs it measures: batch 0 goes staged,
-//! batch 1 registered (when eligible, registration cost spread over the batches it serves), and
-//! the faster one carries on.
+//! batch 1 registered (when eligible; its time includes registering its window), and the
+//! faster one carries on.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cuda::{Context, DeviceBuffer, DevicePtr, Event, HostRegistration, PinnedBuffer, Stream};
+use crate::cuda::{
+    Context, DeviceBuffer, DevicePtr, Event, HostRegistration, PinnedBuffer, Stream,
+};
 use crate::data::{DataSet, Piece};
 use crate::error::{Error, Result};
 use crate::npy::{f32_to_f16, DType};
@@ -83,6 +86,8 @@ pub struct FeedOptions {
     pub depth: usize,
     /// CPU threads for staging copies; 0 = up to 8, by the machine's cores.
     pub copy_threads: usize,
+    /// Bytes registered at once on the registered path; 0 = max(2 batches, 64 MiB).
+    pub reg_window: usize,
 }
 
 impl Default for FeedOptions {
@@ -91,6 +96,7 @@ impl Default for FeedOptions {
             mode: FeedMode::Auto,
             depth: 3,
             copy_threads: 0,
+            reg_window: 0,
         }
     }
 }
@@ -177,12 +183,9 @@ impl Feed {
         let n_in = data.inputs().len();
         let info = ctx.info()?;
         let mut warnings = Vec::new();
-        let conversion = data
-            .inputs()
-            .iter()
-            .any(|d| d.data_dtype != d.spec.dtype);
-        let contiguous = (0..data.batches())
-            .all(|b| (0..n_in).all(|i| data.pieces(i, b).len() == 1));
+        let conversion = data.inputs().iter().any(|d| d.data_dtype != d.spec.dtype);
+        let contiguous =
+            (0..data.batches()).all(|b| (0..n_in).all(|i| data.pieces(i, b).len() == 1));
         let registrable = !conversion && contiguous && info.read_only_host_register;
         let why_not_registered = || {
             if conversion {
@@ -221,15 +224,23 @@ impl Feed {
                 "auto: integrated GPU, so mapped host memory (zero copy)".to_string()
             }
             (FeedMode::Auto, _) if !registrable => {
-                format!("auto: staged (registered not possible: {})", why_not_registered())
+                format!(
+                    "auto: staged (registered not possible: {})",
+                    why_not_registered()
+                )
             }
-            (FeedMode::Auto, _) => "auto: measuring staged (batch 0) against registered (batch 1)".into(),
-            (m, p) => format!("forced by --feed {}", match m {
-                FeedMode::Staged => "staged",
-                FeedMode::Registered => "registered",
-                FeedMode::Mapped => "mapped",
-                FeedMode::Auto => p.name(),
-            }),
+            (FeedMode::Auto, _) => {
+                "auto: measuring staged (batch 0) against registered (batch 1)".into()
+            }
+            (m, p) => format!(
+                "forced by --feed {}",
+                match m {
+                    FeedMode::Staged => "staged",
+                    FeedMode::Registered => "registered",
+                    FeedMode::Mapped => "mapped",
+                    FeedMode::Auto => p.name(),
+                }
+            ),
         };
 
         // Slot memory.
@@ -242,7 +253,11 @@ impl Feed {
                     .iter()
                     .map(|&n| ctx.alloc_pinned(n, true))
                     .collect::<Result<Vec<_>>>()?;
-                ptrs.push(row.iter().map(|b| b.device_ptr()).collect::<Result<Vec<_>>>()?);
+                ptrs.push(
+                    row.iter()
+                        .map(|b| b.device_ptr())
+                        .collect::<Result<Vec<_>>>()?,
+                );
                 bufs.push(row);
             }
             (SlotMem::Mapped(bufs), ptrs)
@@ -283,12 +298,17 @@ impl Feed {
         }
 
         let stream = ctx.stream()?;
-        let slot_events: Arc<Vec<Event>> =
-            Arc::new((0..depth).map(|_| ctx.event(false)).collect::<Result<_>>()?);
+        let slot_events: Arc<Vec<Event>> = Arc::new(
+            (0..depth)
+                .map(|_| ctx.event(false))
+                .collect::<Result<_>>()?,
+        );
         let threads = if opts.copy_threads > 0 {
             opts.copy_threads
         } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8)
         };
 
         let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<Msg>>(depth + 4);
@@ -307,6 +327,7 @@ impl Feed {
             slots,
             events,
             threads,
+            reg_window: opts.reg_window,
             ready_tx,
             free_rx,
         };
@@ -340,9 +361,13 @@ impl Feed {
         })
     }
 
-    /// Device pointers of the next batch, one per input in the order of the data set's inputs
-    /// (valid until the next call), or `None` at the end. The data is complete on the device
-    /// when this returns.
+    /// Device pointers of the next batch, one per input in the order of the data set's inputs,
+    /// or `None` at the end. The data is complete on the device when this returns. The
+    /// pointers stay valid until the next call, which hands their memory back for refilling:
+    /// device work reading them must have finished by then (TensorRT's calibrator finishes a
+    /// batch before asking for the next). After an error, further calls return `None`.
+    // Not `Iterator`: each item borrows the feed (the pointers are valid until the next call).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<&[DevicePtr]>> {
         if let Some(tx) = &self.free_tx {
             if !self.started {
@@ -443,17 +468,49 @@ struct Producer {
     slots: SlotMem,
     events: Arc<Vec<Event>>,
     threads: usize,
+    reg_window: usize,
     ready_tx: SyncSender<Result<Msg>>,
     free_rx: Receiver<usize>,
 }
 
-/// The registration currently held for one input: (file index identity, registration).
-type Reg<'a> = Option<(*const u8, HostRegistration<'a>)>;
+impl Drop for Producer {
+    fn drop(&mut self) {
+        // Queued copies write into slot memory and read staging memory that the fields below
+        // free: let them finish first, whichever way `run` ended.
+        let _ = self.stream.synchronize();
+    }
+}
+
+/// The registration window currently held for one input.
+struct Reg<'a> {
+    file: &'a crate::npy::NpyFile,
+    /// Registered byte range of the file's map.
+    range: std::ops::Range<usize>,
+    reg: Option<HostRegistration<'a>>,
+}
+
+impl Drop for Reg<'_> {
+    fn drop(&mut self) {
+        // Unregister first (waits for pending copies), then let the pages leave our RSS.
+        self.reg.take();
+        self.file.evict_map_range(self.range.clone());
+    }
+}
+
+/// Bytes registered at once: at least two batches (so registration is spread over several),
+/// at least 64 MiB, and so pinned memory stays within 2 batches + 64 MiB beyond the staging.
+fn reg_window(batch_bytes: usize, asked: usize) -> usize {
+    if asked > 0 {
+        asked
+    } else {
+        (2 * batch_bytes).max(64 << 20)
+    }
+}
 
 impl Producer {
     fn run(mut self, mut path: FeedPath, auto_measure: bool) {
         let data = self.data.clone();
-        let mut regs: Vec<Reg<'_>> = (0..data.inputs().len()).map(|_| None).collect();
+        let mut regs: Vec<Option<Reg<'_>>> = (0..data.inputs().len()).map(|_| None).collect();
         let mut staged_ms = None;
         for b in 0..data.batches() {
             let Ok(slot) = self.free_rx.recv() else {
@@ -512,7 +569,7 @@ impl Producer {
                         path,
                         decision: format!(
                             "auto: {} (measured: staged {s:.2} ms for batch 0, registered {reg_ms:.2} ms \
-                             for batch 1 including registering its file)",
+                             for batch 1 including registering its window)",
                             path.name()
                         ),
                     }));
@@ -539,12 +596,19 @@ impl Producer {
     fn produce<'a>(
         &mut self,
         data: &'a DataSet,
-        regs: &mut [Reg<'a>],
+        regs: &mut [Option<Reg<'a>>],
         path: FeedPath,
         b: usize,
         slot: usize,
     ) -> Result<()> {
         let threads = self.threads;
+        // Start reading the next batch from disk while this one is copied (a no-op when the
+        // data is in the page cache already).
+        for i in 0..data.inputs().len() {
+            for p in data.pieces(i, b + 1) {
+                p.file.prefetch(p.offset, p.len);
+            }
+        }
         for (i, input) in data.inputs().iter().enumerate() {
             let conv = Conv::new(input.data_dtype, input.spec.dtype);
             let pieces = data.pieces(i, b);
@@ -557,15 +621,32 @@ impl Producer {
                 }
                 (SlotMem::Device(dev), FeedPath::Registered) if pieces.len() == 1 => {
                     let p = pieces[0];
-                    let key = p.file.bytes().as_ptr();
-                    if regs[i].as_ref().map(|r| r.0) != Some(key) {
-                        regs[i] = None; // waits for its copies, then unregisters
-                        let reg = self.ctx.register_host(p.file.bytes(), true)?;
-                        regs[i] = Some((key, reg));
+                    // The piece's bytes as offsets into the file's whole map.
+                    let off = p.file.header().data_offset + p.offset;
+                    let end = off + p.len;
+                    let fits = regs[i].as_ref().is_some_and(|r| {
+                        std::ptr::eq(r.file, p.file) && r.range.start <= off && end <= r.range.end
+                    });
+                    if !fits {
+                        regs[i] = None; // waits for its copies, unregisters, evicts
+                        let map = p.file.map_bytes();
+                        let a = off / 4096 * 4096;
+                        let b = (a + reg_window(bytes, self.reg_window))
+                            .max(end)
+                            .min(map.len());
+                        let reg = self.ctx.register_host(&map[a..b], true)?;
+                        regs[i] = Some(Reg {
+                            file: p.file,
+                            range: a..b,
+                            reg: Some(reg),
+                        });
                     }
-                    if let Some((_, reg)) = regs[i].as_mut() {
-                        self.stream
-                            .copy_registered(&dev[slot][i], 0, reg, p.offset..p.offset + p.len)?;
+                    if let Some(r) = regs[i].as_mut() {
+                        let a = r.range.start;
+                        if let Some(reg) = r.reg.as_mut() {
+                            self.stream
+                                .copy_registered(&dev[slot][i], 0, reg, off - a..end - a)?;
+                        }
                     }
                 }
                 (SlotMem::Device(dev), FeedPath::Pageable) => {
@@ -628,7 +709,11 @@ impl Conv {
     }
     fn run(self, src: &[u8], dst: &mut [u8]) {
         match self {
-            Conv::Copy => dst.copy_from_slice(src),
+            Conv::Copy => {
+                // Equal lengths by construction; `min` keeps a mistake from panicking.
+                let n = src.len().min(dst.len());
+                dst[..n].copy_from_slice(&src[..n]);
+            }
             Conv::F64ToF32 => {
                 for (s, d) in src.chunks_exact(8).zip(dst.chunks_exact_mut(4)) {
                     let x = f64::from_le_bytes(s.try_into().unwrap_or([0; 8]));

@@ -126,7 +126,7 @@ pub fn inspect(source: &Source, shape: Option<&[usize]>) -> SourceStats {
     let dtype = source.files[0].dtype();
     let mut total = Moments::default();
     let mut constant: Vec<(usize, usize)> = Vec::new(); // (global sample, file index)
-    // Zero-sized samples hold no values (and would make every range below empty).
+                                                        // Zero-sized samples hold no values (and would make every range below empty).
     let elems: usize = sample_shape.iter().product::<usize>();
     let mut sample_no = 0;
     for (fi, f) in source.files.iter().enumerate() {
@@ -219,7 +219,12 @@ pub fn inspect(source: &Source, shape: Option<&[usize]>) -> SourceStats {
 
 fn list_some(items: &[String]) -> String {
     const SHOW: usize = 5;
-    let mut s = items.iter().take(SHOW).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = items
+        .iter()
+        .take(SHOW)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if items.len() > SHOW {
         s.push_str(&format!(" and {} more", items.len() - SHOW));
     }
@@ -262,7 +267,10 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .map(|s| Source::open(Path::new(&SourceSpec::parse(s).path)))
         .collect::<Result<Vec<_>>>()?;
-    let stats: Vec<SourceStats> = sources.iter().map(|s| inspect(s, shape.as_deref())).collect();
+    let stats: Vec<SourceStats> = sources
+        .iter()
+        .map(|s| inspect(s, shape.as_deref()))
+        .collect();
     if args.json {
         let arr = stats
             .iter()

@@ -17,7 +17,7 @@ pub struct DevicePtr(pub u64);
 
 impl DevicePtr {
     pub fn offset(self, bytes: usize) -> DevicePtr {
-        DevicePtr(self.0 + bytes as u64)
+        DevicePtr(self.0.wrapping_add(bytes as u64))
     }
 }
 
@@ -260,8 +260,9 @@ impl Context {
             ));
         }
         let _g = self.bind()?;
+        // No DEVICEMAP: we only copy from registered memory (and with unified addressing,
+        // universal on 64-bit Linux, registered memory has a device address anyway).
         let flags = sys::CU_MEMHOSTREGISTER_PORTABLE
-            | sys::CU_MEMHOSTREGISTER_DEVICEMAP
             | if read_only {
                 sys::CU_MEMHOSTREGISTER_READ_ONLY
             } else {
@@ -491,7 +492,7 @@ impl HostRegistration<'_> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// The device's address of the registered range (registered with DEVICEMAP).
+    /// The device's address of the registered range (unified addressing).
     pub fn device_ptr(&self) -> Result<DevicePtr> {
         let _g = self.ctx.bind()?;
         // SAFETY: the range is registered and borrowed for our lifetime.
