@@ -29,7 +29,8 @@ JPEG_MEAN = 0.5 / 255
 def ultralytics_letterbox(img, h, w):
     shape = img.shape[:2]
     r = min(h / shape[0], w / shape[1])
-    new_unpad = int(round(shape[1] * r)), int(round(shape[0] * r))
+    # Ultralytics lets a side round to 0 and cv2.resize then fails; prepare keeps 1 pixel.
+    new_unpad = max(1, int(round(shape[1] * r))), max(1, int(round(shape[0] * r)))
     dw, dh = (w - new_unpad[0]) / 2, (h - new_unpad[1]) / 2
     if shape[::-1] != new_unpad:
         img = cv2.resize(img, new_unpad, interpolation=cv2.INTER_LINEAR)
