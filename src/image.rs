@@ -82,11 +82,13 @@ fn decode_jpeg(bytes: &[u8]) -> Result<(Rgb8, Option<Vec<u8>>), String> {
         .set_max_height(MAX_SIDE);
     let mut dec = JpegDecoder::new_with_options(ZCursor::new(bytes), opts);
     dec.decode_headers()
-        .map_err(|e| format!("bad JPEG header: {e:?}"))?;
+        .map_err(|e| format!("bad JPEG header: {}", jpeg_error(&e)))?;
     let (width, height) = dec.dimensions().ok_or("bad JPEG header: no dimensions")?;
     check_size(width, height)?;
     let exif = dec.exif().cloned();
-    let data = dec.decode().map_err(|e| format!("bad JPEG data: {e:?}"))?;
+    let data = dec
+        .decode()
+        .map_err(|e| format!("bad JPEG data: {}", jpeg_error(&e)))?;
     if data.len() != width * height * 3 {
         return Err(format!(
             "JPEG decoder returned {} bytes for {width}x{height} RGB",
@@ -101,6 +103,17 @@ fn decode_jpeg(bytes: &[u8]) -> Result<(Rgb8, Option<Vec<u8>>), String> {
         },
         exif,
     ))
+}
+
+/// zune-jpeg's Display is its Debug text; say the common cases in plain words.
+fn jpeg_error(e: &zune_jpeg::errors::DecodeErrors) -> String {
+    use zune_jpeg::errors::DecodeErrors as E;
+    match e {
+        E::IoErrors(_) | E::ExhaustedData => "the data ends early (truncated or corrupt)".into(),
+        E::Format(s) => s.clone(),
+        E::FormatStatic(s) => (*s).into(),
+        other => other.to_string(),
+    }
 }
 
 fn decode_png(bytes: &[u8]) -> Result<(Rgb8, Option<Vec<u8>>), String> {

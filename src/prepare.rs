@@ -449,8 +449,18 @@ struct Queue {
     stop: bool,
 }
 
-/// Prepares `inputs` (already collected and sorted) into `opts.out_dir`.
-pub fn run(mut inputs: Vec<PathBuf>, opts: &Options) -> Result<Summary> {
+/// Prepares `inputs` (already collected and sorted) into `opts.out_dir`. On failure, an
+/// output folder this run created is removed again (it is empty then).
+pub fn run(inputs: Vec<PathBuf>, opts: &Options) -> Result<Summary> {
+    let created = !opts.out_dir.exists();
+    let r = run_inner(inputs, opts);
+    if r.is_err() && created {
+        let _ = std::fs::remove_dir(&opts.out_dir);
+    }
+    r
+}
+
+fn run_inner(mut inputs: Vec<PathBuf>, opts: &Options) -> Result<Summary> {
     let start = Instant::now();
     if inputs.is_empty() {
         return Err(Error::BadInput("no input images".into()));
@@ -642,11 +652,19 @@ pub fn run(mut inputs: Vec<PathBuf>, opts: &Options) -> Result<Summary> {
     result?;
 
     if prepared == 0 {
+        let mut list: Vec<String> = skipped
+            .iter()
+            .take(10)
+            .map(|k| format!("\n  {}: {}", k.path.display(), k.reason))
+            .collect();
+        if skipped.len() > 10 {
+            list.push(format!("\n  ... and {} more", skipped.len() - 10));
+        }
         return Err(Error::BadInput(format!(
-            "none of the {} input(s) could be prepared ({} skipped); {} left unchanged",
+            "none of the {} input(s) could be prepared; {} left unchanged; skipped:{}",
             candidates,
-            skipped.len(),
-            opts.out_dir.display()
+            opts.out_dir.display(),
+            list.concat()
         )));
     }
 

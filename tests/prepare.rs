@@ -536,6 +536,20 @@ fn strict_stops_and_leaves_the_output_untouched() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["keep.txt"]);
+    // A folder the failed run created is gone again.
+    let fresh = out.join("new/deeper");
+    let r = run(&[
+        "prepare",
+        "-q",
+        FIX,
+        "-o",
+        ps(&fresh),
+        "--imgsz",
+        "32",
+        "--strict",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(!fresh.exists());
     // Only good images: --strict succeeds.
     let good = FIX.to_string() + "/rgb8.png";
     let r = run(&[
