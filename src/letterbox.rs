@@ -318,13 +318,14 @@ mod tests {
         let t = |s0, s1, w0, w1| Tap { s0, s1, w0, w1 };
         // Downscale by 3/2: output 0 at source 0.25.
         assert_eq!(taps(3, 2), vec![t(0, 1, 1536, 512), t(1, 2, 512, 1536)]);
-        // Upscale by 2: first output clamps to 0, then 0.25 steps, last clamps.
+        // Upscale by 2: output 0 maps to -0.25 and clamps to source 0; output 1 maps to
+        // 0.25 (weights 3/4, 1/4), output 2 to 0.75, output 3 to 1.25 and clamps to source 1.
         assert_eq!(
             taps(2, 4),
             vec![
                 t(0, 1, 2048, 0),
-                t(0, 1, 512, 1536),
                 t(0, 1, 1536, 512),
+                t(0, 1, 512, 1536),
                 t(1, 1, 2048, 0)
             ]
         );
