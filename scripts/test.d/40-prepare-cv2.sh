@@ -51,7 +51,8 @@ for w, h in [(1280, 720), (997, 641), (333, 500), (50, 37), (640, 640), (2, 900)
     cv2.imwrite(f"{d}/noise_{w}x{h}.png", r.integers(0, 256, (h, w, 3), dtype=np.uint8))
 PY
 out="$(python3 scripts/prepare_cv2_check.py "$bin" "$tmp" tests/fixtures/prepare/*.png tests/fixtures/prepare/*.jpg "$tmp"/gen/*.png 2>&1 | grep -v 'WARN:')"
-echo "$out"
+# Its closing tally is folded into this script's own closing line below.
+echo "$out" | sed '$d'
 line="$(echo "$out" | tail -n 1)"
 p="$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')"
 f="$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')"
