@@ -1,9 +1,9 @@
 //! `prepare`: images to letterboxed `.npy` calibration samples, without Python.
 //!
 //! Invariants:
-//! - **Order is deterministic**: every input path is collected, sorted (byte order of the
-//!   path) and deduplicated; `--seed` then shuffles that list with [`SplitMix64`]-driven
-//!   Fisher–Yates. Sample `k` of the output is the `k`-th image of that order that decoded,
+//! - **Order is deterministic**: every input path is collected, sorted (`PathBuf` order:
+//!   component by component, bytes within a name) and deduplicated; `--seed` then shuffles
+//!   that list with [`SplitMix64`]-driven Fisher–Yates. Sample `k` of the output is the `k`-th image of that order that decoded,
 //!   whatever the number of threads.
 //! - **`--limit N` counts prepared images**: unreadable images do not use up the limit.
 //! - **Nothing in OUT_DIR changes unless the run succeeds**: files are written (each through
@@ -839,6 +839,14 @@ mod tests {
         assert!(wildcard_match("*", "anything"));
         assert!(wildcard_match("a*", "a"));
         assert!(!wildcard_match("", "a"));
+    }
+
+    #[test]
+    fn paths_sort_by_component() {
+        // As README says: a folder's files before a sibling name that extends the folder's.
+        let mut v = vec![PathBuf::from("a.b/c.jpg"), PathBuf::from("a/b.jpg")];
+        v.sort();
+        assert_eq!(v[0], Path::new("a/b.jpg"));
     }
 
     #[test]
