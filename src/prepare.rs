@@ -844,7 +844,7 @@ mod tests {
     #[test]
     fn paths_sort_by_component() {
         // As README says: a folder's files before a sibling name that extends the folder's.
-        let mut v = vec![PathBuf::from("a.b/c.jpg"), PathBuf::from("a/b.jpg")];
+        let mut v = [PathBuf::from("a.b/c.jpg"), PathBuf::from("a/b.jpg")];
         v.sort();
         assert_eq!(v[0], Path::new("a/b.jpg"));
     }
