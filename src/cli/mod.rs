@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod doctor;
 pub mod inspect_cache;
 pub mod inspect_data;
+pub mod prepare;
 
 /// trtq-lite: FP32 ONNX -> INT8 TensorRT engines by post-training calibration, no Python.
 #[derive(FromArgs, Debug)]
@@ -32,6 +33,7 @@ pub enum Command {
     InspectCache(inspect_cache::Args),
     InspectData(inspect_data::Args),
     BenchFeed(bench_feed::Args),
+    Prepare(prepare::Args),
 }
 
 pub fn run(top: TopLevel) -> Result<()> {
@@ -48,6 +50,7 @@ pub fn run(top: TopLevel) -> Result<()> {
         Some(Command::InspectCache(a)) => inspect_cache::run(a),
         Some(Command::InspectData(a)) => inspect_data::run(a),
         Some(Command::BenchFeed(a)) => bench_feed::run(a),
+        Some(Command::Prepare(a)) => prepare::run(a),
     }
 }
 
