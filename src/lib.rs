@@ -26,15 +26,13 @@ pub mod cuda;
 pub mod data;
 pub mod error;
 pub mod feed;
-pub mod interrupt;
-
 pub mod image;
+pub mod interrupt;
 pub mod json;
 pub mod letterbox;
 pub mod npy;
 pub mod outfile;
-pub mod trt;
-
 pub mod prepare;
+pub mod trt;
 
 pub use error::{Error, Result};
