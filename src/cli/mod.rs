@@ -6,8 +6,11 @@ use argh::FromArgs;
 use crate::error::Result;
 
 pub mod bench_feed;
+pub mod calibrate;
+pub mod doctor;
 pub mod inspect_cache;
 pub mod inspect_data;
+pub mod prepare;
 
 /// trtq-lite: FP32 ONNX -> INT8 TensorRT engines by post-training calibration, no Python.
 #[derive(FromArgs, Debug)]
@@ -22,10 +25,15 @@ pub struct TopLevel {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
+    Calibrate(calibrate::Args),
+    Doctor(doctor::Args),
     InspectCache(inspect_cache::Args),
     InspectData(inspect_data::Args),
     BenchFeed(bench_feed::Args),
+    Prepare(prepare::Args),
 }
 
 pub fn run(top: TopLevel) -> Result<()> {
@@ -37,9 +45,12 @@ pub fn run(top: TopLevel) -> Result<()> {
         None => Err(crate::Error::Usage(
             "no subcommand given; run `trtq-lite --help` for the list".into(),
         )),
+        Some(Command::Calibrate(a)) => calibrate::run(a),
+        Some(Command::Doctor(a)) => doctor::run(a),
         Some(Command::InspectCache(a)) => inspect_cache::run(a),
         Some(Command::InspectData(a)) => inspect_data::run(a),
         Some(Command::BenchFeed(a)) => bench_feed::run(a),
+        Some(Command::Prepare(a)) => prepare::run(a),
     }
 }
 

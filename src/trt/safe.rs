@@ -286,6 +286,11 @@ impl Trt {
         self.abi
     }
 
+    /// True when the loaded libnvinfer is trtsim, the test simulator, not NVIDIA's TensorRT.
+    pub fn is_simulator(&self) -> bool {
+        self.nvinfer.simulator
+    }
+
     /// The libnvinfer candidate that loaded.
     pub fn nvinfer_path(&self) -> &str {
         &self.nvinfer.path

@@ -44,6 +44,9 @@ pub struct NvInfer {
     pub createInferBuilder_INTERNAL: CreateBuilderFn,
     /// The candidate that loaded (as given to dlopen).
     pub path: String,
+    /// The library is trtsim, the project's test simulator (it exports a `trtsim_` symbol no
+    /// NVIDIA build has). Outputs built with it are not real engines, so users are told.
+    pub simulator: bool,
     _lib: libloading::Library,
 }
 
@@ -213,6 +216,9 @@ impl NvInfer {
                     "createInferBuilder_INTERNAL",
                 )?,
                 path,
+                simulator: lib
+                    .get::<unsafe extern "C" fn()>(b"trtsim_internal_create_parser\0")
+                    .is_ok(),
                 _lib: lib,
             })
         }
