@@ -11,8 +11,9 @@
 #    (qemu-aarch64 -L /usr/aarch64-linux-gnu): --version, inspect-cache and inspect-data on
 #    fixtures (output and exit code must equal the native build's, byte for byte), bench-feed through the aarch64 hostcuda (discrete and
 #    HOSTCUDA_INTEGRATED=1: the automatic choice must be the mapped zero-copy path; each
-#    path forced), a missing libcuda; then `calibrate` and `doctor` against aarch64 trtsim when
-#    the binary has them (optional_step);
+#    path forced), a missing libcuda; then `calibrate` (cache and engine byte-identical to the
+#    x86-64 build's) and `doctor` against aarch64 trtsim, when the binary has them
+#    (optional_step);
 # 3. unless --no-cargo-tests: cross-compiles tests/trt_shim.rs (the C++ shim and the trt module
 #    against trtsim 8 and 10), tests/feed_hostcuda.rs and tests/jetson_feed.rs and runs them
 #    under qemu.
@@ -39,6 +40,8 @@ flags=()
 [ "$install" = 0 ] && flags+=(--no-install)
 bash scripts/cross-aarch64.sh "${flags[@]}"
 TARGET_TRIPLE=aarch64-linux-gnu bash scripts/build-test-libs.sh
+# The x86-64 stand-ins too: the reference run of calibrate uses them.
+bash scripts/build-test-libs.sh
 # The native build is the reference for byte-for-byte output comparisons.
 cargo build -q --bin trtq-lite
 built=$((SECONDS - start))
@@ -173,32 +176,46 @@ else
 fi
 unset TRTQ_LIBCUDA
 
-# calibrate yolo_static.onnx (images 1x3x64x64) with trtsim 8 and 10; the flags are issue 5's.
+# calibrate yolo_static.onnx (images 1x3x64x64) with aarch64 trtsim 8 and 10; the cache and
+# the engine must be byte-identical to the x86-64 build's with x86-64 trtsim.
 calibrate_smoke() {
   make_npy "$tmp/calib" 4 1 64 64
-  local major
+  local major host="$root/target/test-libs"
   for major in 8 10; do
-    rm -f "$tmp/yolo$major.cache" "$tmp/yolo$major.engine"
+    rm -f "$tmp"/{arm,x86}"$major".{cache,engine}
     TRTSIM_LIBCUDA="$libs/hostcuda/libcuda.so.1" run_arm calibrate fixtures/onnx/yolo_static.onnx \
-      --data "images=$tmp/calib" --batch-size 1 --cache "$tmp/yolo$major.cache" \
-      --engine "$tmp/yolo$major.engine" --nvinfer "$libs/trtsim/$major" \
-      --cuda-lib "$libs/hostcuda/libcuda.so.1"
-    if [ "$(cat "$tmp/arm.rc")" = 0 ] && [ -s "$tmp/yolo$major.engine" ] &&
-       "$native" inspect-cache "$tmp/yolo$major.cache" >/dev/null; then
-      ok "calibrate with aarch64 trtsim $major: engine and a valid cache"
-    else
+      --data "images=$tmp/calib" --batch-size 1 --cache "$tmp/arm$major.cache" \
+      --engine "$tmp/arm$major.engine" --nvinfer "$libs/trtsim/$major" \
+      --cuda-lib "$libs/hostcuda/libcuda.so.1" --quiet
+    if [ "$(cat "$tmp/arm.rc")" != 0 ]; then
       bad "calibrate with aarch64 trtsim $major: exit $(cat "$tmp/arm.rc")" "$(tail -20 "$tmp/arm.err")"
+      continue
+    fi
+    TRTSIM_LIBCUDA="$host/hostcuda/libcuda.so.1" "$native" calibrate fixtures/onnx/yolo_static.onnx \
+      --data "images=$tmp/calib" --batch-size 1 --cache "$tmp/x86$major.cache" \
+      --engine "$tmp/x86$major.engine" --nvinfer "$host/trtsim/$major" \
+      --cuda-lib "$host/hostcuda/libcuda.so.1" --quiet >/dev/null 2>"$tmp/x86.err" ||
+      { bad "calibrate (x86-64 reference) with trtsim $major" "$(tail -20 "$tmp/x86.err")"; continue; }
+    if [ -s "$tmp/arm$major.engine" ] && "$native" inspect-cache "$tmp/arm$major.cache" >/dev/null &&
+       cmp -s "$tmp/arm$major.cache" "$tmp/x86$major.cache" &&
+       cmp -s "$tmp/arm$major.engine" "$tmp/x86$major.engine"; then
+      ok "calibrate with aarch64 trtsim $major: cache and engine identical to x86_64's"
+    else
+      bad "calibrate with aarch64 trtsim $major: outputs differ from x86_64's" \
+        "$(diff "$tmp/arm$major.cache" "$tmp/x86$major.cache" | head -10)"
     fi
   done
 }
 
+# doctor on an integrated (Jetson-like) hostcuda with aarch64 trtsim 10.
 doctor_smoke() {
-  TRTQ_LIBCUDA="$libs/hostcuda/libcuda.so.1" TRTQ_NVINFER_DIR="$libs/trtsim/10" \
-    TRTSIM_LIBCUDA="$libs/hostcuda/libcuda.so.1" HOSTCUDA_INTEGRATED=1 run_arm doctor
-  if [ "$(cat "$tmp/arm.rc")" = 0 ]; then
-    ok "doctor with aarch64 trtsim 10 and hostcuda"
+  TRTSIM_LIBCUDA="$libs/hostcuda/libcuda.so.1" HOSTCUDA_INTEGRATED=1 run_arm doctor \
+    --nvinfer "$libs/trtsim/10" --cuda-lib "$libs/hostcuda/libcuda.so.1"
+  if [ "$(cat "$tmp/arm.rc")" = 0 ] && grep -q 'integrated' "$tmp/arm.out" &&
+     grep -q "$libs/trtsim/10/libnvinfer.so.10" "$tmp/arm.out"; then
+    ok "doctor with aarch64 trtsim 10 and an integrated hostcuda"
   else
-    bad "doctor: exit $(cat "$tmp/arm.rc")" "$(tail -20 "$tmp/arm.err")"
+    bad "doctor: exit $(cat "$tmp/arm.rc")" "$(cat "$tmp/arm.out" "$tmp/arm.err" | tail -20)"
   fi
 }
 
