@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace trtsim {
 
@@ -494,6 +495,10 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
   std::vector<uint8_t> host;
   long max_batches = 1000000;
   if (const char* mb = std::getenv("TRTSIM_MAX_BATCHES")) max_batches = std::atol(mb);
+  // TRTSIM_BATCH_DELAY_MS: pause after each batch, as a real build computing statistics would,
+  // so tests can interrupt a calibration in progress.
+  long delay_ms = 0;
+  if (const char* d = std::getenv("TRTSIM_BATCH_DELAY_MS")) delay_ms = std::max(0L, std::atol(d));
   bool skip = fail_knob("no_getbatch");
   if (skip) trace("getBatch skipped (TRTSIM_FAIL=no_getbatch)");
   while (!skip) {
@@ -538,6 +543,7 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
     }
     logf(log, kVERBOSE, "Calibrated batch %d.", res.batches);
     ++res.batches;
+    if (delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
   }
   if (fail_knob("getbatch_after_false")) {
     std::vector<void*> bindings(n, nullptr);
