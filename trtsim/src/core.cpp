@@ -133,7 +133,7 @@ std::string dims_str(const std::vector<int64_t>& d) {
 
 namespace {
 
-uint64_t fnv1a(const void* p, size_t n, uint64_t h = 1469598103934665603ULL) {
+uint64_t fnv1a(const void* p, size_t n, uint64_t h = 14695981039346656037ULL) {
   const uint8_t* b = static_cast<const uint8_t*>(p);
   for (size_t i = 0; i < n; ++i) {
     h ^= b[i];
