@@ -463,6 +463,13 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
       }
       res.source = "cache";
       logf(log, kINFO, "Calibration table read from the cache (%zu entries); calibration skipped.", ce.entries.size());
+      // TRTSIM_CACHE_WRITEBACK=1: hand the cache just read back to writeCalibrationCache, as
+      // TensorRT releases do, so callers can be tested for not rewriting an unchanged cache.
+      if (const char* wb = std::getenv("TRTSIM_CACHE_WRITEBACK"); wb && std::strcmp(wb, "1") == 0) {
+        c->write_cache(cache, len);
+        trace("writeCalibrationCache len=%zu fnv=%016llx (write-back of the cache read)", len,
+              (unsigned long long)fnv1a(cache, len));
+      }
       return true;
     }
   }
