@@ -613,17 +613,24 @@ pub fn run(a: Args) -> Result<()> {
     drop(bound);
 
     // Outputs: only now, after the whole build succeeded.
+    // TensorRT took the cache if it asked for no batch. It may still hand the same bytes back
+    // to writeCalibrationCache (TensorRT releases do): that is the cache reused, not a new one.
+    let took_cache = report.offered_cache && !report.asked_for_batches;
     let cache_action = match &report.written_cache {
         Some(bytes) => {
             let old = std::fs::read(&a.cache).ok();
             if old.as_deref() == Some(bytes.as_slice()) {
-                CacheAction::Unchanged
+                if took_cache {
+                    CacheAction::Reused
+                } else {
+                    CacheAction::Unchanged
+                }
             } else {
                 outfile::write_atomic(&a.cache, bytes)?;
                 CacheAction::Written
             }
         }
-        None if report.offered_cache && !report.asked_for_batches => CacheAction::Reused,
+        None if took_cache => CacheAction::Reused,
         None => {
             eprintln!("warning: TensorRT wrote no calibration cache");
             CacheAction::None
