@@ -660,6 +660,19 @@ fn cache_is_reused_then_forced_and_never_rewritten_unchanged() {
         );
         assert_eq!(file_id(&c.cache), first, "a reused cache is not touched");
 
+        // TensorRT hands a cache it took back to writeCalibrationCache: still "reused", and
+        // the file is not rewritten.
+        let wb = c.clone().env("TRTSIM_CACHE_WRITEBACK", "1");
+        let j = wb.json();
+        assert!(wb.trace_text().contains("write-back of the cache read"));
+        assert_eq!(j["cache"]["action"], "reused", "{j}");
+        assert_eq!(j["batches"], 0, "{j}");
+        assert_eq!(
+            file_id(&c.cache),
+            first,
+            "a cache written back is not rewritten"
+        );
+
         // No data needed while the cache is reused.
         let mut nodata = c.clone();
         nodata.data.clear();
