@@ -538,6 +538,92 @@ fn batches_trtsim_saw_equal_the_data_fed() {
     assert_eq!(got, expected_fnvs(&samples, sb, 4));
 }
 
+/// A text file listing .npy paths: fed in the listed order, not the sorted one.
+#[test]
+fn list_file_source_is_fed_in_listed_order() {
+    let t = Scratch::new("e2e-list");
+    write_f32_set(&t.path("data"), &[0, 2, 0, 1], &IMG, 9);
+    let sb = 3 * 64 * 64 * 4;
+    let mut listed = Vec::new();
+    let mut text = String::from("# calibration files, newest first\n");
+    for f in ["s_0003.npy", "s_0001.npy", "s_0000.npy", "s_0002.npy"] {
+        let p = t.path("data").join(f);
+        let b = std::fs::read(&p).unwrap();
+        let header = 10 + u16::from_le_bytes([b[8], b[9]]) as usize;
+        listed.extend_from_slice(&b[header..]);
+        text.push_str(&format!("{}\n", p.display()));
+    }
+    std::fs::write(t.path("list.txt"), text).unwrap();
+    let c = Cal::new(&t, 8, "yolo_dynamic.onnx", 1).data(&t.path("list.txt"));
+    let j = c.json();
+    assert_eq!(j["batches"], 5, "{j}");
+    let got: Vec<u64> = traced_batches(&c.trace_text())
+        .iter()
+        .map(|b| b.fnv)
+        .collect();
+    assert_eq!(got, expected_fnvs(&listed, sb, 1));
+}
+
+/// Failures of the driver or the device during the run: exit 1 (2 for a device that does
+/// not exist), the CUDA call named, the existing engine and cache untouched.
+#[test]
+fn cuda_failures_during_the_run_write_nothing() {
+    let t = Scratch::new("e2e-cuda-fail");
+    images(&t.path("data"), 10);
+    let c = Cal::new(&t, 10, "yolo_dynamic.onnx", 2)
+        .data(&t.path("data"))
+        .arg("--feed staged");
+    for (c, code, says) in [
+        (c.clone().arg("--device 1"), 2, "--device 1"),
+        (
+            c.clone().env("HOSTCUDA_INIT_ERROR", "100"),
+            1,
+            "cuInit(0) failed: CUDA_ERROR_NO_DEVICE (100)",
+        ),
+        (
+            c.clone().env("HOSTCUDA_OOM_AFTER", "0"),
+            1,
+            "CUDA_ERROR_OUT_OF_MEMORY",
+        ),
+        // A copy fails after the first batches were fed: mid-calibration.
+        (
+            c.clone().env("HOSTCUDA_HTOD_FAIL_AFTER", "3"),
+            1,
+            "cuMemcpyHtoDAsync_v2(98304 bytes) failed: CUDA_ERROR_ILLEGAL_ADDRESS",
+        ),
+    ] {
+        existing_outputs(&c);
+        let before = listing(&t.0);
+        c.run().fails(code).says(says);
+        assert_eq!(listing(&t.0), before, "{says}");
+    }
+    // The trace of that last run: calibration had started and stopped early.
+    let tr = std::fs::read_to_string(t.path("trace.txt")).unwrap();
+    assert!((1..5).contains(&traced_batches(&tr).len()), "{tr}");
+}
+
+/// TensorRT asking again after "no more batches" hears "no more" again.
+#[test]
+fn get_batch_after_the_end_is_answered_false() {
+    let t = Scratch::new("e2e-after-false");
+    images(&t.path("data"), 6);
+    for extra in ["", "--max-batches 2"] {
+        let mut c = Cal::new(&t, 10, "yolo_dynamic.onnx", 2)
+            .data(&t.path("data"))
+            .arg("--recalibrate")
+            .env("TRTSIM_FAIL", "getbatch_after_false");
+        if !extra.is_empty() {
+            c = c.arg(extra);
+        }
+        let j = c.json();
+        let n = if extra.is_empty() { 3 } else { 2 };
+        assert_eq!(j["batches"], n, "{j}");
+        let tr = c.trace_text();
+        assert!(tr.contains(&format!("getBatch {n} -> false")), "{tr}");
+        assert!(tr.contains("getBatch after false -> false"), "{tr}");
+    }
+}
+
 /// f64 data for an f32 input is refused, and fed converted with --convert.
 #[test]
 fn f64_data_only_with_convert() {
