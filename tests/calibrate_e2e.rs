@@ -1153,6 +1153,26 @@ fn parser_errors_name_the_file_and_node() {
     }
 }
 
+/// Integer and bool network inputs have no .npy dtype to calibrate from: refused by name.
+#[test]
+fn integer_inputs_are_refused_by_name() {
+    for major in MAJORS {
+        let t = Scratch::new("e2e-int");
+        images(&t.path("data"), 2);
+        let c = Cal::new(&t, major, "int_input.onnx", 2)
+            .data_for("tokens", &t.path("data"))
+            .data_for("mask", &t.path("data"));
+        let tokens = if major == 8 { "int32" } else { "int64" };
+        refused(
+            &c,
+            &[
+                &format!("network input 'tokens' is {tokens}"),
+                "network input 'mask' is bool",
+            ],
+        );
+    }
+}
+
 #[test]
 fn a_failed_build_writes_nothing() {
     for major in MAJORS {
