@@ -1609,9 +1609,11 @@ fn log_level_passes_tensorrt_messages() {
 /// The same flow with the NVIDIA driver's libcuda: our feed copies into real device memory,
 /// trtsim reads each batch back with cuMemcpyDtoH_v2 and checksums it.
 #[test]
-#[ignore = "needs an NVIDIA GPU: `cargo test --test calibrate_e2e -- --ignored gpu` on a host with the driver \
-(TRTQ_TEST_LIBCUDA=path overrides libcuda.so.1); without Rust there, carry target/debug/trtq-lite, \
-target/test-libs and fixtures/, run the test binary with TRTQ_TEST_ROOT=<repo> TRTQ_TEST_BIN=<trtq-lite>"]
+#[ignore = "needs an NVIDIA GPU: `cargo test --test calibrate_e2e -- --ignored gpu` on a host with the \
+driver (TRTQ_TEST_LIBCUDA=PATH instead of libcuda.so.1); without Rust there, carry the test binary \
+(`cargo test --test calibrate_e2e --no-run` prints it), target/debug/trtq-lite and target/test-libs, \
+and run `TRTQ_TEST_ROOT=$PWD TRTQ_TEST_BIN=target/debug/trtq-lite ./calibrate_e2e-HASH --ignored gpu` \
+in the repository root; bench/calibrate_gpu.py runs the same flow at 3x640x640 with Python only"]
 fn gpu_calibrate_with_real_libcuda_through_trtsim() {
     let libcuda = std::env::var("TRTQ_TEST_LIBCUDA").unwrap_or_else(|_| "libcuda.so.1".into());
     for major in MAJORS {
