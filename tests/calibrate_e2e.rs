@@ -1312,6 +1312,25 @@ fn unwritable_output_folder_is_found_before_calibration() {
     let mut c = base.clone();
     c.engine = c.cache.clone();
     c.run().fails(2).says("the same file");
+    // ... also under another spelling: through `..`, or a symlinked folder.
+    std::fs::create_dir_all(t.path("sub")).unwrap();
+    std::os::unix::fs::symlink(&t.0, t.path("link")).unwrap();
+    for other in [t.path("sub/../c.cache"), t.path("link/c.cache")] {
+        let mut c = base.clone();
+        c.engine = other;
+        c.run().fails(2).says("name the same file");
+    }
+    // An output onto the model.
+    std::fs::copy(model("yolo_dynamic.onnx"), t.path("model.onnx")).unwrap();
+    let mut c = base.clone();
+    c.model = t.path("model.onnx");
+    c.engine = t.path("sub/../model.onnx");
+    c.run().fails(2).says("would destroy the model");
+    assert_eq!(
+        std::fs::read(t.path("model.onnx")).unwrap(),
+        std::fs::read(model("yolo_dynamic.onnx")).unwrap()
+    );
+    assert!(!c.cache.exists());
 }
 
 // ---- shapes and build options -------------------------------------------------------------------
