@@ -907,20 +907,28 @@ fn retargeted_cache_is_reused_by_another_version() {
 
 // ---- bad data (issue 3's cases): exit 2, named, nothing written or changed ---------------------
 
-/// Runs `c`, expecting exit 2 with every one of `says` in the message, no calibration
-/// started, and the folder exactly as before (the existing engine and cache untouched, no
-/// temporary files).
+/// Runs `c` twice, expecting exit 2 with every one of `says` in the message and no
+/// calibration started: first with no outputs (none is created), then with an existing engine
+/// and cache (the folder stays exactly as it was: both untouched, no temporary files).
 fn refused(c: &Cal, says: &[&str]) {
-    existing_outputs(c);
-    let before = listing(&c.dir);
-    let o = c.run();
-    o.fails(2);
-    for s in says {
-        o.says(s);
+    let _ = std::fs::remove_file(&c.engine);
+    let _ = std::fs::remove_file(&c.cache);
+    for existing in [false, true] {
+        if existing {
+            existing_outputs(c);
+        }
+        let before = listing(&c.dir);
+        let o = c.run();
+        o.fails(2);
+        for s in says {
+            o.says(s);
+        }
+        let tr = c.trace_text();
+        assert!(!tr.contains("buildSerializedNetwork"), "{tr}");
+        assert_eq!(listing(&c.dir), before, "the folder changed");
+        assert_eq!(c.engine.exists(), existing);
+        assert_eq!(c.cache.exists(), existing);
     }
-    let tr = c.trace_text();
-    assert!(!tr.contains("buildSerializedNetwork"), "{tr}");
-    assert_eq!(listing(&c.dir), before, "the folder changed");
 }
 
 #[test]
