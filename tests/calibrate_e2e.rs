@@ -1232,7 +1232,7 @@ fn ctrl_c_aborts_cleanly_and_writes_nothing() {
         let c = Cal::new(&t, major, "yolo_dynamic.onnx", 2)
             .data(&t.path("data"))
             .arg("--recalibrate")
-            .env("TRTSIM_BATCH_DELAY_MS", "100");
+            .env("TRTSIM_BATCH_DELAY_MS", "200");
         existing_outputs(&c);
         let before = listing(&t.0);
         let mut cmd = c.command();
