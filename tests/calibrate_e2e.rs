@@ -1387,6 +1387,45 @@ fn dynamic_input_profile_from_the_shape_flags() {
     }
 }
 
+/// Dynamic height and width: --shapes is required and gives the sample shape.
+#[test]
+fn dynamic_height_and_width_need_shapes() {
+    for major in MAJORS {
+        let t = Scratch::new("e2e-hw");
+        let samples = images(&t.path("data"), 4);
+        let c = Cal::new(&t, major, "yolo_dynamic_hw.onnx", 2).data(&t.path("data"));
+        refused(
+            &c,
+            &[
+                "'images' has dynamic dimensions (-1x3x-1x-1)",
+                "--shapes images:2x3x",
+            ],
+        );
+        // The data's 3x64x64 must agree with the calibration shape.
+        refused(
+            &c.clone().arg("--shapes images:2x3x32x32"),
+            &["(3, 64, 64) does not fit input 'images'"],
+        );
+        let ok = c
+            .clone()
+            .arg("--shapes images:2x3x64x64 --min-shapes images:1x3x32x32 --max-shapes images:4x3x128x128");
+        ok.run().ok();
+        assert_eq!(
+            plan_line(&ok.plan(), "profile"),
+            "profile 0 images min 1x3x32x32 opt 2x3x64x64 max 4x3x128x128"
+        );
+        assert_eq!(
+            plan_line(&ok.plan(), "input"),
+            "input images FLOAT -1x3x-1x-1"
+        );
+        let got: Vec<u64> = traced_batches(&ok.trace_text())
+            .iter()
+            .map(|b| b.fnv)
+            .collect();
+        assert_eq!(got, expected_fnvs(&samples, 3 * 64 * 64 * 4, 2));
+    }
+}
+
 #[test]
 fn shape_errors_are_usage_errors() {
     let t = Scratch::new("e2e-shape-err");
