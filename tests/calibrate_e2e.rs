@@ -434,7 +434,17 @@ fn dynamic_batch_model_gets_a_profile_and_drops_the_partial_batch() {
         o.ok()
             .says("engine profile min 1x3x64x64, opt 4x3x64x64, max 4x3x64x64")
             .says("10 samples: 2 batches of 4 used, 2 dropped")
-            .says("calibrating: batch 2/2");
+            .says("calibrating: batch 2/2 | ");
+        // Plain progress lines (stderr is not a terminal): rate, bandwidth, ETA.
+        let line = o
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("calibrating: batch 2/2"))
+            .unwrap();
+        assert!(
+            line.contains(" samples/s | ") && line.contains(" GB/s | ETA ") && !line.contains('\r'),
+            "{line}"
+        );
         let j = o.json();
         assert_eq!(j["batches"], 2, "{j}");
         assert_eq!(j["samples_used"], 8, "{j}");
