@@ -390,6 +390,19 @@ fn check_output_folder(flag: &str, path: &Path) -> Result<()> {
     }
 }
 
+/// True when `a` and `b` name the same file: equal paths, or equal after resolving their
+/// folders (the files themselves need not exist).
+fn same_file(a: &Path, b: &Path) -> bool {
+    fn resolved(p: &Path) -> Option<PathBuf> {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(dir.canonicalize().ok()?.join(p.file_name()?))
+    }
+    a == b || matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
+}
+
 /// What happened to the cache file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CacheAction {
@@ -457,6 +470,24 @@ pub fn run(a: Args) -> Result<()> {
     }
     check_output_folder("cache", &a.cache)?;
     check_output_folder("engine", &a.engine)?;
+    // Now that both folders exist, catch the same file under two spellings (`out/m` and
+    // `./out/m`, a symlinked folder), and outputs that would overwrite the model.
+    if same_file(&a.cache, &a.engine) {
+        return Err(Error::Usage(format!(
+            "--cache {} and --engine {} name the same file",
+            a.cache.display(),
+            a.engine.display()
+        )));
+    }
+    for (flag, out) in [("cache", &a.cache), ("engine", &a.engine)] {
+        if same_file(out, &a.model) {
+            return Err(Error::Usage(format!(
+                "--{flag} {} is the model {}: writing it would destroy the model",
+                out.display(),
+                a.model.display()
+            )));
+        }
+    }
     let model = std::fs::read(&a.model).map_err(|source| Error::ReadInput {
         path: a.model.clone(),
         source,
@@ -613,17 +644,24 @@ pub fn run(a: Args) -> Result<()> {
     drop(bound);
 
     // Outputs: only now, after the whole build succeeded.
+    // TensorRT took the cache if it asked for no batch. It may still hand the same bytes back
+    // to writeCalibrationCache (TensorRT releases do): that is the cache reused, not a new one.
+    let took_cache = report.offered_cache && !report.asked_for_batches;
     let cache_action = match &report.written_cache {
         Some(bytes) => {
             let old = std::fs::read(&a.cache).ok();
             if old.as_deref() == Some(bytes.as_slice()) {
-                CacheAction::Unchanged
+                if took_cache {
+                    CacheAction::Reused
+                } else {
+                    CacheAction::Unchanged
+                }
             } else {
                 outfile::write_atomic(&a.cache, bytes)?;
                 CacheAction::Written
             }
         }
-        None if report.offered_cache && !report.asked_for_batches => CacheAction::Reused,
+        None if took_cache => CacheAction::Reused,
         None => {
             eprintln!("warning: TensorRT wrote no calibration cache");
             CacheAction::None

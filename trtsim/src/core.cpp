@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace trtsim {
 
@@ -132,7 +133,7 @@ std::string dims_str(const std::vector<int64_t>& d) {
 
 namespace {
 
-uint64_t fnv1a(const void* p, size_t n, uint64_t h = 1469598103934665603ULL) {
+uint64_t fnv1a(const void* p, size_t n, uint64_t h = 14695981039346656037ULL) {
   const uint8_t* b = static_cast<const uint8_t*>(p);
   for (size_t i = 0; i < n; ++i) {
     h ^= b[i];
@@ -462,6 +463,13 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
       }
       res.source = "cache";
       logf(log, kINFO, "Calibration table read from the cache (%zu entries); calibration skipped.", ce.entries.size());
+      // TRTSIM_CACHE_WRITEBACK=1: hand the cache just read back to writeCalibrationCache, as
+      // TensorRT releases do, so callers can be tested for not rewriting an unchanged cache.
+      if (const char* wb = std::getenv("TRTSIM_CACHE_WRITEBACK"); wb && std::strcmp(wb, "1") == 0) {
+        c->write_cache(cache, len);
+        trace("writeCalibrationCache len=%zu fnv=%016llx (write-back of the cache read)", len,
+              (unsigned long long)fnv1a(cache, len));
+      }
       return true;
     }
   }
@@ -494,6 +502,10 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
   std::vector<uint8_t> host;
   long max_batches = 1000000;
   if (const char* mb = std::getenv("TRTSIM_MAX_BATCHES")) max_batches = std::atol(mb);
+  // TRTSIM_BATCH_DELAY_MS: pause after each batch, as a real build computing statistics would,
+  // so tests can interrupt a calibration in progress.
+  long delay_ms = 0;
+  if (const char* d = std::getenv("TRTSIM_BATCH_DELAY_MS")) delay_ms = std::max(0L, std::atol(d));
   bool skip = fail_knob("no_getbatch");
   if (skip) trace("getBatch skipped (TRTSIM_FAIL=no_getbatch)");
   while (!skip) {
@@ -538,6 +550,7 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
     }
     logf(log, kVERBOSE, "Calibrated batch %d.", res.batches);
     ++res.batches;
+    if (delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
   }
   if (fail_knob("getbatch_after_false")) {
     std::vector<void*> bindings(n, nullptr);
