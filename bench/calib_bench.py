@@ -26,6 +26,19 @@ ROOT = E["BENCH_ROOT"]
 PY = sys.executable
 RUNS = os.path.join(DIR, "runs.jsonl")
 START = time.time()
+# Runs not started by this many seconds after the script began are skipped (listed as such), so
+# the table still comes out inside a caller's time limit. Data generation counts.
+T0 = float(E.get("BENCH_T0") or START)
+DEADLINE = float(E.get("BENCH_DEADLINE_S") or 480)
+SKIPPED = []
+
+
+def out_of_time(label):
+    if time.time() - T0 > DEADLINE:
+        SKIPPED.append(label)
+        log("%s: skipped (BENCH_DEADLINE_S=%.0f reached)" % (label, DEADLINE))
+        return True
+    return False
 
 
 def log(msg):
@@ -128,9 +141,13 @@ def run_trtq(label, model, src, b, cache_name):
     rc = os.waitstatus_to_exitcode(status)
     rec = {"kind": "calib", "tool": "trtq-lite", "label": label, "batch": b, "rc": rc, "wall_s": wall,
            "rss_kib": ru.ru_maxrss, "cache": cache}
+    j = json.load(open(js)) if rc == 0 else {}
+    if rc == 0 and j.get("simulator") is not True:
+        rc = rec["rc"] = 1
+        rec["error"] = "trtq-lite did not load trtsim from %s: %s" % (TRTSIM_DIR, j.get("nvinfer"))
+        log("%s: FAILED: %s" % (label, rec["error"]))
     if rc == 0:
-        j = json.load(open(js))
-        rec.update({"batches": j["batches"], "get_batch_s": j["wait_s"], "bytes": j["batches"] * b * 3 * HW * HW * 4,
+        rec.update({"batches": j["batches"], "get_batch_s": j["wait_s"], "first_s": j.get("wait_first_s"), "bytes": j["batches"] * b * 3 * HW * HW * 4,
                     "calibration_s": j["calibration_s"], "feed_path": j.get("feed_path"),
                     "calib_gbps": j.get("feed_gbps"), "trt_version": j.get("trt_version"), "gpu": j.get("gpu")})
         log("%s: %d batches, wall %.2f s, get_batch %.3f s, peak RSS %d MiB, feed %s" % (
@@ -154,9 +171,14 @@ def run_seed(label, model, src, b, cache_name):
     rc, wall, rss = measure(cmd, child_env(True), js + ".log")
     rec = {"kind": "calib", "tool": "seed-python", "label": label, "batch": b, "rc": rc, "wall_s": wall,
            "rss_kib": rss, "cache": cache}
+    if rc == 0 and "trtsim: simulated TensorRT" not in open(js + ".log", errors="replace").read():
+        rc = rec["rc"] = 1
+        rec["error"] = "the Python bindings did not load trtsim (another libnvinfer.so.10 came first?)"
+        log("%s: FAILED: %s" % (label, rec["error"]))
     if rc == 0:
         j = json.load(open(js))
-        rec.update({"batches": j["batches"], "get_batch_s": j["get_batch_s"], "bytes": j["bytes_fed"],
+        rec.update({"batches": j["batches"], "get_batch_s": j["get_batch_s"], "first_s": j["first_get_batch_s"],
+                    "bytes": j["bytes_fed"],
                     "load_s": j["load_s"], "calibration_s": j["build_s"], "trt_version": j["trt_version"]})
         log("%s: %d batches, wall %.2f s (set loaded in %.2f s), get_batch %.3f s, peak RSS %d MiB" % (
             label, rec["batches"], wall, rec["load_s"], rec["get_batch_s"], rss // 1024))
@@ -193,6 +215,8 @@ def main():
     for b in BATCHES:
         for lname, src in layouts:
             tag = lname.replace(" ", "")
+            if out_of_time("%s b%d page-cached (both tools)" % (lname, b)):
+                continue
             rows.append(("warm", lname, run_trtq("trtq-lite %s b%d" % (lname, b), model, src, b, "trtq-%s-b%d" % (tag, b))))
             rows.append(("warm", lname, run_seed("seed-python %s b%d" % (lname, b), model, src, b, "seed-%s-b%d" % (tag, b))))
 
@@ -205,6 +229,8 @@ def main():
         b = BATCHES[0]
         for lname, src in layouts:
             tag = lname.replace(" ", "")
+            if out_of_time("%s b%d cold (both tools)" % (lname, b)):
+                continue
             drop_caches()
             feeds[(lname, b, "cold")] = bench_feed("bench-feed %s b%d COLD" % (lname, b), src, b)
             drop_caches()
@@ -214,6 +240,15 @@ def main():
         warm([files, big])
 
     return report(rows, feeds, base, cold_ok)
+
+
+def after_first(r):
+    """(first get_batch ms, mean ms per batch of the other calls) of a calibration run."""
+    first = r.get("first_s")
+    if first is None or not r.get("batches"):
+        return None, None
+    rest = max(r["get_batch_s"] - first, 0.0)
+    return first * 1e3, (rest / (r["batches"] - 1) * 1e3 if r["batches"] > 1 else None)
 
 
 def fmt(x, d=2):
@@ -240,17 +275,18 @@ def report(rows, feeds, base, cold_ok):
     ok_caches = [r for _, _, r in rows if r["rc"] == 0]
     ref = read(ok_caches[0]["cache"]) if ok_caches else None
 
-    hdr = ("tool", "data", "batch", "batches", "wall s", "get_batch s", "get_batch ms/batch", "wait/copy",
+    hdr = ("tool", "data", "batch", "batches", "wall s", "get_batch s", "1st get_batch ms",
+           "get_batch ms/batch after 1st", "wait/copy after 1st",
            "feed GB/s", "peak RSS MiB", "RSS over baseline MiB", "ceiling GB/s", "cache identical")
     out = []
     for cache_state, lname, r in rows:
         b = r["batch"]
         data = lname + (" (cold)" if cache_state == "cold" else "")
         if r["rc"] != 0:
-            out.append((r["tool"], data, str(b), "error: " + r.get("error", "?")[:80]) + ("",) * (len(hdr) - 4))
+            out.append((r["tool"], data, str(b), "error: " + r.get("error", "?")[:100]) + ("",) * (len(hdr) - 4))
             continue
         c = best.get(b)
-        per = r["get_batch_s"] / r["batches"] * 1e3 if r["batches"] else None
+        first_ms, per = after_first(r)
         wait_copy = per / c["ceiling_batch_ms"] if (c and per is not None and c.get("ceiling_batch_ms")) else None
         if r["tool"] == "trtq-lite":
             f = feeds.get((lname, b, cache_state))
@@ -264,7 +300,7 @@ def report(rows, feeds, base, cold_ok):
                      and o["tool"] != r["tool"]), None)
         same_twin = twin is not None and twin["rc"] == 0 and mine is not None and read(twin["cache"]) == mine
         out.append((r["tool"], data, str(b), str(r["batches"]), fmt(r["wall_s"]), fmt(r["get_batch_s"], 3),
-                    fmt(per, 3), fmt(wait_copy, 3), fmt(feed, 1), str(r["rss_kib"] // 1024), fmt(over, 0),
+                    fmt(first_ms, 2), fmt(per, 3), fmt(wait_copy, 3), fmt(feed, 1), str(r["rss_kib"] // 1024), fmt(over, 0),
                     fmt(c["ceiling_gb_per_s"], 1) if c else "-", "yes" if same_twin else "NO"))
     w = [max(len(str(x)) for x in col) for col in zip(hdr, *out)]
     line = lambda row: "| " + " | ".join(str(x).ljust(n) for x, n in zip(row, w)) + " |"
@@ -284,6 +320,8 @@ def report(rows, feeds, base, cold_ok):
     for (t, b), r in sorted(base.items()):
         if r["rc"] == 0:
             lines.append("baseline %s b%d (64x64 model, one tiny batch): peak RSS %d MiB" % (t, b, r["rss_kib"] // 1024))
+    if SKIPPED:
+        lines.append("SKIPPED (out of time, BENCH_DEADLINE_S=%.0f): %s" % (DEADLINE, "; ".join(SKIPPED)))
     all_same = bool(ok_caches) and all(read(r["cache"]) == ref for r in ok_caches)
     lines.append("all %d calibration caches byte-identical to each other: %s" % (len(ok_caches), "yes" if all_same else "NO"))
     # Targets (trtq-lite, page-cached rows).
@@ -294,24 +332,28 @@ def report(rows, feeds, base, cold_ok):
         b = r["batch"]
         c = best.get(b)
         f = feeds.get((lname, b, "warm"))
-        per = r["get_batch_s"] / r["batches"] * 1e3
+        _, per = after_first(r)
+        whole = r["get_batch_s"] / r["batches"] * 1e3 if r["batches"] else None
         limit = 4 * batch_bytes[b] / 2**20 + 64
         bl = base.get(("trtq-lite", b))
         over = (r["rss_kib"] - bl["rss_kib"]) / 1024 if bl and bl["rc"] == 0 else None
         ratio = f["gb_per_s"] / c["ceiling_gb_per_s"] if (f and f["rc"] == 0 and c) else None
-        wc = per / c["ceiling_batch_ms"] if c else None
+        wc = per / c["ceiling_batch_ms"] if (c and per is not None) else None
+        wc_all = whole / c["ceiling_batch_ms"] if (c and whole is not None) else None
         # trtsim, in the same process, holds 2 batches of its own (its device-to-host copy and the
         # batch's absolute values); the target is about what trtq-lite holds.
         sim = 2 * batch_bytes[b] / 2**20
         own = over - sim if over is not None else None
-        lines.append("  %s b%d: wait/copy %s (<= 0.10: %s); feed/ceiling %s (>= 0.90: %s); peak RSS %d MiB, "
+        lines.append("  %s b%d: wait/copy after the 1st batch %s (<= 0.10: %s; whole run %s); feed/ceiling %s (>= 0.90: %s); peak RSS %d MiB, "
                      "over baseline %s MiB, less trtsim's 2 batches %s MiB (<= 4 x batch + 64 = %.0f MiB: %s)" % (
-                         lname, b, fmt(wc, 3), "met" if wc is not None and wc <= 0.10 else "NOT met",
+                         lname, b, fmt(wc, 3), "met" if wc is not None and wc <= 0.10 else "NOT met", fmt(wc_all, 3),
                          fmt(ratio, 3), "met" if ratio is not None and ratio >= 0.90 else "NOT met",
                          r["rss_kib"] // 1024, fmt(over, 0), fmt(own, 0), limit,
                          "met" if own is not None and own <= limit else "NOT met"))
-    lines.append("columns: get_batch s = time TensorRT (trtsim) spent inside get_batch/getBatch; wait/copy = "
-                 "get_batch time per batch / one batch's pinned copy at the ceiling; feed GB/s = the feed alone: "
+    lines.append("columns: get_batch s = time TensorRT (trtsim) spent inside get_batch/getBatch (all calls, the "
+                 "final 'no more batches' one included); 1st get_batch = the first call, which nothing can overlap; "
+                 "wait/copy after 1st = the rest per batch / one batch's pinned copy time at the ceiling (as "
+                 "bench-feed's wait_vs_copy); feed GB/s = the feed alone: "
                  "trtq-lite bench-feed on the same data (consumer 0 ms), the seed's bytes / get_batch time (its "
                  "copy is synchronous); ceiling = pinned cuMemcpyHtoDAsync of one batch (bench-feed, this run); "
                  "peak RSS = the process's ru_maxrss (wait4), trtsim's own buffers included; baseline = the same "

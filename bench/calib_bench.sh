@@ -44,23 +44,33 @@ for b in $BENCH_BATCHES; do
   [ $((BENCH_SAMPLES % b)) -eq 0 ] || die "BENCH_SAMPLES=$BENCH_SAMPLES is not a multiple of batch $b (both tools must feed the same batches)"
 done
 
-# The bindings wheel for this Python (cpXY), newest 10.x first.
+rm -rf "$BENCH_DIR"
+mkdir -p "$BENCH_DIR"
+export BENCH_SITE="$BENCH_DIR/site"
+
+# The bindings wheel for this Python (cpXY): the newest 10.x that installs and imports here
+# (10.16 wheels need glibc 2.28; 10.3 ones 2.17).
 tag="$("$PY" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
-whl="$(ls "$WHEEL_DIR"/tensorrt_cu12_bindings-10.*-"$tag"-*.whl 2>/dev/null | sort -V | tail -1 || true)"
-[ -n "$whl" ] || die "no tensorrt_cu12_bindings-10.*-$tag-*.whl in WHEEL_DIR=$WHEEL_DIR"
+whl=""
+for w in $(ls "$WHEEL_DIR"/tensorrt_cu12_bindings-10.*-"$tag"-*.whl 2>/dev/null | sort -rV); do
+  rm -rf "$BENCH_SITE"
+  if ! "$PY" -m pip --disable-pip-version-check -q install --no-index --no-deps --target "$BENCH_SITE" "$w" 2>"$BENCH_DIR/pip.err"; then
+    # A wheel is a zip; a --no-deps install of this one is its extraction.
+    echo "calib_bench: pip failed for $(basename "$w") ($(tail -1 "$BENCH_DIR/pip.err")); extracting it instead"
+    "$PY" -m zipfile -e "$w" "$BENCH_SITE"
+  fi
+  if PYTHONPATH="$BENCH_SITE" LD_LIBRARY_PATH="$TRTSIM_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+      "$PY" -c 'import tensorrt_bindings' 2>"$BENCH_DIR/import.err"; then
+    whl="$w"
+    break
+  fi
+  echo "calib_bench: $(basename "$w") does not import here: $(tail -1 "$BENCH_DIR/import.err")"
+done
+[ -n "$whl" ] || die "no importable tensorrt_cu12_bindings-10.*-$tag-*.whl in WHEEL_DIR=$WHEEL_DIR"
 ver="$(basename "$whl" | cut -d- -f2)"
 IFS=. read -r vmaj vmin vpat _ <<<"$ver"
 # trtsim reports the version the wheel was built for (both tools see the same TensorRT).
 export TRTSIM_VERSION=$((vmaj * 10000 + vmin * 100 + vpat))
-
-rm -rf "$BENCH_DIR"
-mkdir -p "$BENCH_DIR"
-export BENCH_SITE="$BENCH_DIR/site"
-if ! "$PY" -m pip --disable-pip-version-check -q install --no-index --no-deps --target "$BENCH_SITE" "$whl" 2>"$BENCH_DIR/pip.err"; then
-  # A wheel is a zip; --no-deps install of this one is its extraction.
-  echo "calib_bench: pip failed ($(tail -1 "$BENCH_DIR/pip.err")); extracting the wheel instead"
-  "$PY" -m zipfile -e "$whl" "$BENCH_SITE"
-fi
 echo "== $(date -u +%FT%TZ) bindings $(basename "$whl") -> TRTSIM_VERSION=$TRTSIM_VERSION; libcuda ${LIBCUDA:-libcuda.so.1 (system)}"
 "$TRTQ_BIN" doctor --nvinfer "$TRTSIM_DIR" ${LIBCUDA:+--cuda-lib "$LIBCUDA"} || true
 
