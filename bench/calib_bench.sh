@@ -8,7 +8,7 @@
 #   .whl/tensorrt_cu12_bindings-10.*-cpXY-*.whl   NVIDIA's TensorRT Python bindings for the host's
 #                                      Python (see README "Benchmark" for the pip download line)
 # Usage (from the repository root):
-#   bash bench/calib_bench.sh                 # ~3-4 minutes on an H200 (512 samples)
+#   bash bench/calib_bench.sh                 # ~3-4 minutes on an H200 (512 samples, estimated)
 # Environment (all optional):
 #   TRTQ_BIN      trtq-lite binary (default target/release/trtq-lite)
 #   TRTSIM_DIR    trtsim's libnvinfer.so.10 folder (default target/test-libs/trtsim/10)
@@ -20,10 +20,13 @@
 #                 BENCH_OUT if set.
 #   BENCH_SAMPLES (512), BENCH_HW (640: samples are 3 x HW x HW f32), BENCH_BATCHES ("8 32"),
 #   BENCH_COLD    auto (default: cold-cache rows when /proc/sys/vm/drop_caches is writable) or 0
+#   BENCH_DEADLINE_S  (480) runs not started this many seconds after the start are skipped and
+#                 listed, so the table still comes out inside a 10-minute limit
 #   PYTHON        (python3)
 # Exit status: 0 when every run succeeded and all caches are byte-identical, 1 otherwise, 2 for
 # a missing input.
 set -euo pipefail
+export BENCH_T0="$(date +%s)"  # BENCH_DEADLINE_S (default 480) counts from here
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 PY="${PYTHON:-python3}"
