@@ -252,7 +252,10 @@ def after_first(r):
 
 
 def fmt(x, d=2):
-    return "-" if x is None else ("%.*f" % (d, x))
+    if x is None:
+        return "-"
+    t = "%.*f" % (d, x)
+    return t[1:] if t.startswith("-") and float(t) == 0 else t  # no "-0" for a rounded tiny negative
 
 
 def read(path):
