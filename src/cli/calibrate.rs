@@ -708,6 +708,10 @@ pub fn run(a: Args) -> Result<()> {
             ),
             ("calibration_s", calib_secs.into()),
             ("wait_s", report.wait_time.as_secs_f64().into()),
+            (
+                "wait_first_s",
+                report.first_wait.unwrap_or_default().as_secs_f64().into(),
+            ),
             ("feed_wait_s", waited.as_secs_f64().into()),
             ("feed_path", feed_path.map(str::to_string).into()),
             ("feed_gbps", gbps.into()),
