@@ -594,14 +594,22 @@ pub fn run(a: Args) -> Result<()> {
     });
     let order: Vec<String> = resolved.specs.iter().map(|s| s.name.clone()).collect();
     let feed = match &data {
-        Some(ds) => Some(Feed::new(
-            &ctx,
-            ds.clone(),
-            FeedOptions {
-                mode: a.feed,
-                ..FeedOptions::default()
-            },
-        )?),
+        Some(ds) => {
+            let mut f = Feed::new(
+                &ctx,
+                ds.clone(),
+                FeedOptions {
+                    mode: a.feed,
+                    ..FeedOptions::default()
+                },
+            )?;
+            // Fill the first batches while TensorRT prepares (it takes seconds before its
+            // first getBatch), unless a cache will most likely spare the data altogether.
+            if reuse.is_none() {
+                f.start();
+            }
+            Some(f)
+        }
         None => None,
     };
 
