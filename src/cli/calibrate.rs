@@ -573,6 +573,14 @@ pub fn run(a: Args) -> Result<()> {
         )?),
         None => None,
     };
+    // A fallback (e.g. pinned memory exhausted -> pageable copies) is said at once; the
+    // feed may add more while it runs, said after the build.
+    let early_warnings = feed.as_ref().map_or(0, |f| f.stats().warnings.len());
+    if let Some(f) = &feed {
+        for w in &f.stats().warnings {
+            eprintln!("warning: {w}");
+        }
+    }
 
     let opts = trt::BuildOptions {
         int8: true,
@@ -600,6 +608,11 @@ pub fn run(a: Args) -> Result<()> {
     let build_time = started.elapsed();
     calibrator.finish_progress();
     let report = calibrator.report().clone();
+    if let Some(f) = calibrator.feed() {
+        for w in f.stats().warnings.iter().skip(early_warnings) {
+            eprintln!("warning: {w}");
+        }
+    }
     if report.interrupted || interrupt::requested() {
         eprintln!("interrupted: nothing was written");
         return Err(Error::Interrupted);
