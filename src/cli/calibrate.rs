@@ -478,6 +478,7 @@ pub fn run(a: Args) -> Result<()> {
     let bound = ctx.bind()?;
     let level = log_level;
     let log: trt::LogFn = Box::new(move |sev, msg| {
+        calib::test_panic("log");
         if sev <= level {
             eprintln!("[TensorRT] {}: {}", sev.name(), msg.trim_end());
         }
