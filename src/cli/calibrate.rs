@@ -618,7 +618,14 @@ pub fn run(a: Args) -> Result<()> {
         eprintln!("interrupted: nothing was written");
         return Err(Error::Interrupted);
     }
-    let plan = built?;
+    let plan = built.map_err(|e| match e {
+        // A calibrator that was never asked for data is the likeliest cause; say so.
+        Error::Trt { call, msg } if !report.asked_for_batches && data.is_some() => Error::Trt {
+            call,
+            msg: format!("{msg} (TensorRT never asked the calibrator for a batch)"),
+        },
+        e => e,
+    })?;
     let feed_stats = calibrator
         .feed()
         .map(|f| (f.path().name(), f.stats().clone()));
@@ -639,7 +646,14 @@ pub fn run(a: Args) -> Result<()> {
         }
         None if report.offered_cache && !report.asked_for_batches => CacheAction::Reused,
         None => {
-            eprintln!("warning: TensorRT wrote no calibration cache");
+            eprintln!(
+                "warning: TensorRT wrote no calibration cache; {}",
+                if a.cache.exists() {
+                    format!("{} is left as it was", a.cache.display())
+                } else {
+                    format!("{} was not created", a.cache.display())
+                }
+            );
             CacheAction::None
         }
     };
