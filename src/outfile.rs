@@ -52,6 +52,16 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
             source,
         });
     }
+    // The rename lives in the folder: sync it too, so that after a power loss the name
+    // holds the new file, not the old one. Best effort: some file systems refuse to sync
+    // a folder, and the file itself is already complete either way.
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 
