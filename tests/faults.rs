@@ -501,7 +501,7 @@ fn pinned_or_registered_memory_refused_falls_back_with_a_warning() {
         ),
         (
             "HOSTCUDA_REGISTER_FAIL",
-            "warning: registering the data file for direct copies failed (cuMemHostRegister_v2(",
+            "warning: direct copies from the registered data file failed (cuMemHostRegister_v2(",
             "feed: staged",
         ),
     ] {
