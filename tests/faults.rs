@@ -524,6 +524,83 @@ fn pinned_or_registered_memory_refused_falls_back_with_a_warning() {
     }
 }
 
+// ---- the file system and stderr failing --------------------------------------------------
+
+/// Runs `cmd` through bash with `prelude` first (e.g. a resource limit), same environment.
+fn through_bash(cmd: &Command, prelude: &str) -> Command {
+    let mut c = Command::new("bash");
+    c.arg("-c")
+        .arg(format!("{prelude}; exec \"$@\""))
+        .arg("bash")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
+
+/// Writing an output fails (RLIMIT_FSIZE 0 with SIGXFSZ ignored: every write to a regular
+/// file fails with EFBIG, as a full disk fails with ENOSPC): exit 1 naming the file and the
+/// OS error, previous outputs intact, the temporary file removed.
+#[test]
+fn writing_an_output_fails() {
+    for present in [true, false] {
+        let what = format!("outputs present: {present}");
+        let s = Setup::new(10);
+        let old_cache = present.then(|| precreate(&s));
+        let o = through_bash(&s.command(&[], &[]), "trap '' XFSZ; ulimit -f 0")
+            .output()
+            .unwrap();
+        assert_exit(&o, 1, &what);
+        let err = text(&o.stderr);
+        assert!(
+            err.contains(&format!("error: cannot write {}", s.cache().display()))
+                && err.contains("caused by: File too large (os error 27)"),
+            "{what}: {err}"
+        );
+        match old_cache {
+            Some(c) => {
+                assert_eq!(std::fs::read(s.cache()).unwrap(), c, "{what}");
+                assert_eq!(std::fs::read(s.engine()).unwrap(), OLD_ENGINE, "{what}");
+            }
+            None => {
+                assert!(!s.cache().exists() && !s.engine().exists(), "{what}");
+            }
+        }
+        assert_no_temp_files(&s, &what);
+    }
+}
+
+/// stderr's reader goes away mid-run (`calibrate ... 2>&1 | head`): the messages are lost,
+/// the calibration is not (exit 0, the outputs of a normal run). A log storm at verbose
+/// overflows the pipe, so writes after the reader closed do fail (EPIPE).
+#[test]
+fn stderr_reader_gone() {
+    let s = Setup::new(10);
+    let mut child = s
+        .command(&["--log-level", "verbose"], &[("TRTSIM_FAIL", "log_storm")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.starts_with("note: "), "{line}");
+    drop(err);
+    let st = child.wait().unwrap();
+    assert_eq!(st.signal(), None, "{st:?}");
+    assert_eq!(st.code(), Some(0), "{st:?}");
+    let (c, e) = &refs(10)[0];
+    assert_eq!(&std::fs::read(s.cache()).unwrap(), c);
+    assert_eq!(&std::fs::read(s.engine()).unwrap(), e);
+    assert_no_temp_files(&s, "stderr reader gone");
+}
+
 // ---- panics inside Rust callbacks called from C++ ----------------------------------------
 
 /// TRTQ_TEST_PANIC makes one callback panic: the panic is caught at the C boundary, the
