@@ -789,7 +789,7 @@ fn two_processes_writing_one_cache() {
 }
 
 /// `outfile::write_atomic` from two processes (this test binary again, `writer_child`) and
-/// a thread of this one, each writing its own 1 MiB version of one file 150 times, while
+/// a thread of this one, each writing its own 1 MiB version of one file 100 times, while
 /// this process reads it continuously: every read is one complete version, and no
 /// temporary file is left.
 #[test]
@@ -815,9 +815,22 @@ fn concurrent_write_atomic_never_shows_a_mix() {
     };
     let mut reads = 0usize;
     let mut seen = std::collections::BTreeSet::new();
+    let mut children: Vec<_> = children.into_iter().map(Some).collect();
     let mut done = false;
+    // Read until every writer has finished (one more read after the last one did).
     while !done {
         done = thread.is_finished();
+        for slot in children.iter_mut() {
+            if let Some(c) = slot {
+                match c.try_wait().unwrap() {
+                    Some(st) => {
+                        assert!(st.success(), "writer process: {st:?}");
+                        *slot = None;
+                    }
+                    None => done = false,
+                }
+            }
+        }
         let b = std::fs::read(&*p).unwrap();
         assert_eq!(b.len(), WRITER_LEN, "a partial file was visible");
         assert!(
@@ -828,9 +841,6 @@ fn concurrent_write_atomic_never_shows_a_mix() {
         reads += 1;
     }
     thread.join().unwrap();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
-    }
     assert!(reads > 10 && seen.len() >= 2, "{reads} reads saw {seen:?}");
     let names: Vec<_> = std::fs::read_dir(&t.0)
         .unwrap()
@@ -843,7 +853,7 @@ const WRITER_LEN: usize = 1 << 20;
 
 fn write_versions(p: &Path, byte: u8) {
     let v = vec![byte; WRITER_LEN];
-    for _ in 0..150 {
+    for _ in 0..100 {
         trtq_lite::outfile::write_atomic(p, &v).unwrap();
     }
 }
