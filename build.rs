@@ -54,10 +54,13 @@ fn main() {
         .warnings(true)
         .extra_warnings(true)
         .flag_if_supported("-fvisibility=hidden")
+        // The 10.x object first: of the compiler-made parts both builds define for
+        // nvinfer1::IInt8Calibrator (see shim_impl.inc), the linker keeps the first, and only
+        // the 10.x typeinfo has the IVersionedInterface base. session_build checks it.
         .files([
             "shim/common.cpp",
-            "shim/trtq_shim8.cpp",
             "shim/trtq_shim10.cpp",
+            "shim/trtq_shim8.cpp",
         ]);
     if let Some(extra) = env("TRTQ_SHIM_CXXFLAGS") {
         for f in extra.split_whitespace() {

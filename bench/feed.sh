@@ -52,7 +52,7 @@ echo "   written and cached in $(( $(date +%s) - START )) s"
 # run LABEL ARGS... : one bench-feed run; appends {"label", "rss_kib", "rc", ...json} to RUNS.
 run() {
   local label="$1"; shift
-  python3 - "$RUNS" "$label" "$BIN" bench-feed "$@" --device "$DEV" "${LIBARG[@]}" --json <<'PY'
+  python3 - "$RUNS" "$label" "$BIN" bench-feed "$@" --device "$DEV" ${LIBARG[@]+"${LIBARG[@]}"} --json <<'PY'
 import json, resource, subprocess, sys, time
 runs, label, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
 t = time.time()

@@ -84,7 +84,7 @@ pub struct FeedOptions {
     pub mode: FeedMode,
     /// Device slots (batches in flight, including the one the consumer holds); at least 2.
     pub depth: usize,
-    /// CPU threads for staging copies; 0 = up to 8, by the machine's cores.
+    /// CPU threads for staging copies; 0 = the machine's cores less 2, between 1 and 12.
     pub copy_threads: usize,
     /// Bytes registered at once on the registered path; 0 = max(2 batches, 64 MiB).
     pub reg_window: usize,
@@ -306,9 +306,11 @@ impl Feed {
         let threads = if opts.copy_threads > 0 {
             opts.copy_threads
         } else {
+            // Leave a core each for the consumer and the system.
             std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
-                .min(8)
+                .saturating_sub(2)
+                .clamp(1, 12)
         };
 
         let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<Msg>>(depth + 4);
@@ -432,7 +434,7 @@ impl Feed {
         }
     }
 
-    /// The path batches take (final once the first batch has been delivered).
+    /// The path batches take (with `auto`, final once two batches have been delivered).
     pub fn path(&self) -> FeedPath {
         self.path
     }
@@ -732,47 +734,46 @@ impl Conv {
     }
 }
 
-/// Copies (converting) the pieces, in order, into `dst`, spread over up to `threads` threads.
-/// Small batches are copied on the calling thread.
+/// Copies (converting) the pieces, in order, into `dst`, split into equal shares for up to
+/// `threads` threads (one share runs on the calling thread). Shares are at least 1 MiB, so small
+/// batches are copied by the calling thread alone.
 fn fill(dst: &mut [u8], pieces: &[Piece<'_>], conv: Conv, threads: usize) {
-    const CHUNK: usize = 4 << 20;
+    const MIN_SHARE: usize = 1 << 20;
     let (ss, ds) = conv.sizes();
-    // Jobs of at most CHUNK destination bytes, cut at element boundaries.
-    let mut jobs: Vec<(&[u8], &mut [u8])> = Vec::new();
+    let threads = threads.clamp(1, (dst.len() / MIN_SHARE).max(1));
+    let share = (dst.len() / ds).div_ceil(threads).max(1); // elements per thread
+    let mut groups: Vec<Vec<(&[u8], &mut [u8])>> = (0..threads).map(|_| Vec::new()).collect();
+    let (mut t, mut left) = (0, share);
     let mut rest = dst;
     for p in pieces {
         let mut src = p.bytes();
         while src.len() >= ss {
-            let elems = (CHUNK / ds).min(src.len() / ss).max(1);
+            if left == 0 {
+                t = (t + 1).min(threads - 1);
+                left = share;
+            }
+            let elems = left.min(src.len() / ss);
             let (s, s_rest) = src.split_at(elems * ss);
             let take = (elems * ds).min(rest.len());
             let (d, d_rest) = std::mem::take(&mut rest).split_at_mut(take);
-            jobs.push((s, d));
+            groups[t].push((s, d));
             src = s_rest;
             rest = d_rest;
+            left -= elems;
         }
     }
-    let total: usize = jobs.iter().map(|j| j.1.len()).sum();
-    let threads = threads.clamp(1, jobs.len().max(1));
-    if threads == 1 || total < 2 * CHUNK {
-        for (s, d) in jobs {
-            conv.run(s, d);
-        }
-        return;
-    }
-    // Deal jobs round-robin: consecutive chunks land on different threads, so every thread
-    // gets a similar share of every file.
-    let mut groups: Vec<Vec<(&[u8], &mut [u8])>> = (0..threads).map(|_| Vec::new()).collect();
-    for (k, j) in jobs.into_iter().enumerate() {
-        groups[k % threads].push(j);
-    }
+    let mut groups = groups.into_iter();
+    let mine = groups.next().unwrap_or_default();
     std::thread::scope(|sc| {
-        for g in groups {
+        for g in groups.filter(|g| !g.is_empty()) {
             sc.spawn(move || {
                 for (s, d) in g {
                     conv.run(s, d);
                 }
             });
+        }
+        for (s, d) in mine {
+            conv.run(s, d);
         }
     });
 }

@@ -9,6 +9,9 @@
 //! - [`cuda`]: the CUDA driver API loaded at run time (sys -> result -> safe).
 //! - [`npy`]: memory-mapped, validated .npy files.
 //! - [`data`]: calibration data sets (sources, inputs, batches).
+//! - [`image`]: JPEG/PNG decoding to 8-bit RGB (EXIF orientation applied).
+//! - [`letterbox`]: Ultralytics letterbox geometry, bilinear resize, tensor conversion.
+//! - [`prepare`]: images to .npy calibration samples (inputs, order, threads, outputs).
 //! - [`feed`]: streams batches into device memory (pinned staging, async copies).
 //! - [`trt`]: TensorRT loaded at run time, driven through the C++ shim (shim/).
 //! - [`calib`]: the calibrator TensorRT calls (feed -> device pointers, cache decisions).
@@ -40,10 +43,13 @@ pub mod cuda;
 pub mod data;
 pub mod error;
 pub mod feed;
+pub mod image;
 pub mod interrupt;
 pub mod json;
+pub mod letterbox;
 pub mod npy;
 pub mod outfile;
+pub mod prepare;
 pub mod trt;
 
 pub use error::{Error, Result};

@@ -730,3 +730,101 @@ mod tests {
         assert_eq!(f32_to_f16(1.0 + 3.0 / 2048.0), 0x3c02);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Writing (.npy version 1.0), used by `prepare`.
+
+/// The version-1.0 header for a C-order array of `dtype` and `shape`: magic, version, header
+/// length, the dict padded with spaces and a newline so the data starts on a 64-byte boundary
+/// (what `numpy.save` writes). Errors when the dict does not fit the 1.0 format's u16 length,
+/// which needs a shape of thousands of dimensions.
+pub fn header_bytes(dtype: DType, shape: &[usize]) -> std::result::Result<Vec<u8>, String> {
+    let dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+        dtype.descr(),
+        shape_str(shape)
+    );
+    // magic (6) + version (2) + length (2) + dict + padding + '\n'
+    let unpadded = 10 + dict.len() + 1;
+    let total = unpadded.div_ceil(64) * 64;
+    let header_len = u16::try_from(total - 10).map_err(|_| {
+        format!(
+            "shape {} is too long for a .npy 1.0 header",
+            shape_str(shape)
+        )
+    })?;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&header_len.to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(total - 1, b' ');
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// A whole version-1.0 file: header plus `data`, which must hold exactly the shape's element
+/// count of `dtype` in little-endian order.
+pub fn to_bytes(
+    dtype: DType,
+    shape: &[usize],
+    data: &[u8],
+) -> std::result::Result<Vec<u8>, String> {
+    let want = shape
+        .iter()
+        .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| format!("shape {} overflows the address space", shape_str(shape)))?;
+    if data.len() != want {
+        return Err(format!(
+            "shape {} {} needs {want} bytes, got {}",
+            shape_str(shape),
+            dtype.descr(),
+            data.len()
+        ));
+    }
+    let mut out = header_bytes(dtype, shape)?;
+    out.reserve_exact(data.len());
+    out.extend_from_slice(data);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trips_through_the_reader() {
+        for (dtype, shape) in [
+            (DType::F32, vec![1, 3, 640, 640]),
+            (DType::F16, vec![8, 3, 32, 32]),
+            (DType::U8, vec![5]),
+            (DType::F64, vec![0, 2]),
+        ] {
+            let n: usize = shape.iter().product::<usize>() * dtype.size();
+            let bytes = to_bytes(dtype, &shape, &vec![0u8; n]).unwrap();
+            let h = parse_header(&bytes).unwrap();
+            assert_eq!((h.version, h.dtype, &h.shape), ((1, 0), dtype, &shape));
+            assert_eq!(h.data_offset % 64, 0);
+            assert_eq!(h.data_offset + h.data_len, bytes.len());
+            assert_eq!(bytes[h.data_offset - 1], b'\n');
+        }
+    }
+
+    #[test]
+    fn header_text_is_what_numpy_writes() {
+        let h = header_bytes(DType::F32, &[1, 3, 2, 2]).unwrap();
+        let text = std::str::from_utf8(&h[10..]).unwrap();
+        assert_eq!(
+            text.trim_end(),
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 2, 2), }"
+        );
+        assert_eq!(h.len(), 128);
+        assert_eq!(u16::from_le_bytes([h[8], h[9]]) as usize, h.len() - 10);
+    }
+
+    #[test]
+    fn refuses_wrong_data_length() {
+        let e = to_bytes(DType::F32, &[2, 2], &[0; 15]).unwrap_err();
+        assert!(e.contains("needs 16 bytes, got 15"), "{e}");
+    }
+}

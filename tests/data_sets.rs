@@ -296,3 +296,67 @@ fn source_spec_parsing() {
     assert!(trtq_lite::data::parse_shape("3x0").is_err());
     assert!(trtq_lite::data::parse_shape("").is_err());
 }
+
+/// Random layouts (files of 0..5 samples, some with a leading 1, some without a batch
+/// dimension): the pieces of every batch, concatenated, are exactly that batch's samples.
+#[test]
+fn pieces_cover_every_batch_exactly_for_random_layouts() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n) as usize
+    };
+    for round in 0..20 {
+        let t = Scratch::new("ds-random");
+        let files = 1 + rnd(8);
+        let mut k = 0usize;
+        for f in 0..files {
+            let n = rnd(5);
+            let vals: Vec<f32> = (0..n * 3)
+                .map(|e| ((k + e / 3) * 1000 + e % 3) as f32)
+                .collect();
+            let shape: Vec<usize> = match (n, rnd(2)) {
+                (1, 0) => vec![3],
+                (_, _) => vec![n, 3],
+            };
+            write_npy(
+                &t.path(&format!("f_{f:03}.npy")),
+                "<f4",
+                &shape,
+                &f32_bytes(vals),
+            );
+            k += n;
+        }
+        let batch = 1 + rnd(4);
+        let r = DataSet::open(
+            &[spec(t.0.to_str().unwrap())],
+            &[input("x", &[3], DType::F32)],
+            batch,
+            Conversion::Exact,
+        );
+        if k < batch {
+            assert!(r.is_err(), "round {round}");
+            continue;
+        }
+        let ds = r.unwrap();
+        assert_eq!(
+            (ds.samples(), ds.batches(), ds.dropped()),
+            (k, k / batch, k % batch),
+            "round {round}"
+        );
+        for b in 0..ds.batches() {
+            let bytes: Vec<u8> = ds
+                .pieces(0, b)
+                .iter()
+                .flat_map(|p| p.bytes().to_vec())
+                .collect();
+            let want = f32_bytes(
+                (b * batch..(b + 1) * batch)
+                    .flat_map(|s| (0..3).map(move |e| (s * 1000 + e) as f32)),
+            );
+            assert_eq!(bytes, want, "round {round}, batch {b}");
+        }
+    }
+}

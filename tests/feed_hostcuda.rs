@@ -30,6 +30,7 @@ fn env() -> Env {
     for k in ["OOM_AFTER", "HTOD_FAIL_AFTER"] {
         hc.set(k, -1);
     }
+    hc.set("ASYNC_US", 0);
     for k in [
         "HOSTALLOC_FAIL",
         "REGISTER_FAIL",
@@ -70,6 +71,12 @@ impl Env {
             "context left current on this thread"
         );
         assert!(drv.drop_errors().is_empty(), "{:?}", drv.drop_errors());
+        // SAFETY: a counter.
+        assert_eq!(
+            unsafe { (self.hc.violations)() },
+            0,
+            "memory freed under a queued copy"
+        );
     }
 }
 
@@ -165,18 +172,32 @@ fn staged_across_files_delivers_every_batch_in_order() {
 fn large_batches_use_parallel_copies() {
     let e = env();
     let t = Scratch::new("feed-large");
-    // 3 files x 2 samples of 1.5 MiB: a batch of 4 crosses files and exceeds the 8 MiB
-    // threshold below which one thread copies.
-    let elems = 3 * 256 * 512;
-    write_samples(&t.0, 4, Some(3), &[3, 256, 512]);
-    let ds = open(
-        &t.0,
-        one("x", &[3, 256, 512], DType::F32),
-        5,
-        Conversion::Exact,
-    );
-    let (_, st) = check_stream(&e, ds, FeedMode::Staged, elems);
-    assert_eq!(st.batches, 2);
+    // 4 files x 3 samples of about 1.5 MiB: a batch of 5 crosses files and splits into 7
+    // shares of at least 1 MiB that end in the middle of samples.
+    let shape = [3, 255, 511];
+    let elems = 3 * 255 * 511;
+    write_samples(&t.0, 4, Some(3), &shape);
+    let ds = open(&t.0, one("x", &shape, DType::F32), 5, Conversion::Exact);
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Staged,
+            copy_threads: 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut k = 0;
+    while let Some(p) = feed.next().unwrap() {
+        let got = read(&e.ctx, p[0], 5 * elems * 4);
+        let want =
+            f32_bytes((0..5).flat_map(|s| (0..elems).map(move |x| sample_value(k * 5 + s, x))));
+        assert!(got == want, "batch {k} differs on the device");
+        k += 1;
+    }
+    assert_eq!(k, 2);
+    drop(feed);
     e.finish();
 }
 
@@ -221,6 +242,80 @@ fn registered_copies_straight_from_the_mapped_file() {
     // SAFETY: a counter.
     assert_eq!(unsafe { b0() }, 0, "registration outlived the feed");
     drop(ds);
+    e.finish();
+}
+
+/// With copies that really run later (hostcuda's asynchronous streams), a staging buffer or a
+/// slot reused too early would show as wrong bytes; freeing under a queued copy is counted.
+#[test]
+fn asynchronous_copies_keep_every_batch_intact() {
+    let e = env();
+    e.hc.set("ASYNC_US", 300);
+    let t = Scratch::new("feed-async");
+    write_samples(&t.path("files"), 23, None, &[2, 16]);
+    write_samples(&t.path("big"), 1, Some(23), &[2, 16]);
+    for (src, mode) in [
+        ("files", FeedMode::Staged),
+        ("files", FeedMode::Auto),
+        ("big", FeedMode::Staged),
+        ("big", FeedMode::Registered),
+        ("big", FeedMode::Auto),
+        ("files", FeedMode::Mapped),
+    ] {
+        let path = if src == "big" {
+            t.path("big/s_0000.npy")
+        } else {
+            t.path("files")
+        };
+        let ds = open(&path, one("x", &[2, 16], DType::F32), 2, Conversion::Exact);
+        let (_, st) = check_stream(&e, ds, mode, 32);
+        assert_eq!(st.batches, 11, "{src} {mode:?}");
+    }
+    // Registered windows smaller than the file: unregistering must wait for queued copies.
+    let ds = open(
+        &t.path("big/s_0000.npy"),
+        one("x", &[2, 16], DType::F32),
+        2,
+        Conversion::Exact,
+    );
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Registered,
+            reg_window: 4096,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut k = 0;
+    while let Some(p) = feed.next().unwrap() {
+        let want = f32_bytes((0..2).flat_map(|s| (0..32).map(move |x| sample_value(k * 2 + s, x))));
+        assert_eq!(read(&e.ctx, p[0], 256), want, "batch {k}");
+        k += 1;
+    }
+    drop(feed);
+    // Dropped mid-stream, with copies still queued: nothing may be freed under them.
+    for mode in [FeedMode::Staged, FeedMode::Registered] {
+        let ds = open(
+            &t.path("big/s_0000.npy"),
+            one("x", &[2, 16], DType::F32),
+            2,
+            Conversion::Exact,
+        );
+        let mut feed = Feed::new(
+            &e.ctx,
+            ds,
+            FeedOptions {
+                mode,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(feed.next().unwrap().is_some());
+        drop(feed);
+    }
+    e.hc.set("ASYNC_US", 0);
     e.finish();
 }
 

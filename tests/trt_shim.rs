@@ -51,6 +51,7 @@ fn setup() -> MutexGuard<'static, ()> {
     std::env::set_var("TRTSIM_LIBCUDA", hostcuda_path());
     std::env::remove_var("TRTSIM_FAIL");
     std::env::remove_var("TRTSIM_TRACE");
+    std::env::remove_var("TRTSIM_DLA_CORES");
     g
 }
 
@@ -280,6 +281,7 @@ fn loads_both_abis_and_reports_versions() {
         let p = s.platform().unwrap();
         assert!(p.fast_int8 && p.fast_fp16);
         assert_eq!(p.nb_dla_cores, 0);
+        assert_eq!(t.platform().unwrap(), p);
     }
 }
 
@@ -619,6 +621,69 @@ fn profiles_dla_and_flags_cross_the_abi() {
 }
 
 #[test]
+fn dla_cores_are_reported_and_used() {
+    let _g = setup();
+    std::env::set_var("TRTSIM_DLA_CORES", "2");
+    let r = std::panic::catch_unwind(|| {
+        for major in [8, 10] {
+            let trt = Trt::load(Some(&dir(major))).unwrap();
+            assert_eq!(trt.platform().unwrap().nb_dla_cores, 2);
+            let log = Log::default();
+            let mut s = parsed(&trt, &log, "yolo_static.onnx");
+            let opts = BuildOptions {
+                int8: false,
+                dla_core: Some(1),
+                ..BuildOptions::default()
+            };
+            let plan = plan_text(&s.build(&opts, None).unwrap());
+            assert_eq!(plan_line(&plan, "device"), "device DLA:1");
+            assert_eq!(plan_line(&plan, "gpu_fallback"), "gpu_fallback 0");
+        }
+    });
+    std::env::remove_var("TRTSIM_DLA_CORES");
+    if let Err(p) = r {
+        std::panic::resume_unwind(p);
+    }
+}
+
+#[test]
+fn tensorrt_failures_carry_tensorrt_s_message() {
+    let _g = setup();
+    for major in [8, 10] {
+        let trt = Trt::load(Some(&dir(major))).unwrap();
+        let log = Log::default();
+        for (knob, want) in [
+            ("builder", "builder creation failure injected"),
+            ("parser", "parser creation failure injected"),
+        ] {
+            std::env::set_var("TRTSIM_FAIL", knob);
+            let l = log.clone();
+            let r = Session::new(
+                &trt,
+                Severity::Verbose,
+                Box::new(move |s, m| l.lock().unwrap().push((s, m.to_string()))),
+            );
+            std::env::remove_var("TRTSIM_FAIL");
+            let e = r.err().expect("must fail").to_string();
+            assert!(e.contains(want), "{knob}: {e}");
+        }
+        let mut s = parsed(&trt, &log, "yolo_static.onnx");
+        std::env::set_var("TRTSIM_FAIL", "build");
+        let r = s.build(
+            &BuildOptions {
+                int8: false,
+                ..BuildOptions::default()
+            },
+            None,
+        );
+        std::env::remove_var("TRTSIM_FAIL");
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("returned no plan"), "{e}");
+        assert!(e.contains("build failure injected"), "{e}");
+    }
+}
+
+#[test]
 fn calibrator_panic_and_error_fail_the_build_cleanly() {
     let _g = setup();
     let cuda = HostCuda::load();
@@ -669,6 +734,102 @@ fn calibrator_panic_and_error_fail_the_build_cleanly() {
     }
     // SAFETY: created above.
     unsafe { (cuda.cu_ctx_destroy)(ctx) };
+}
+
+#[test]
+fn objects_are_released_through_their_destructors() {
+    let _g = setup();
+    let cuda = HostCuda::load();
+    let ctx = cuda.context();
+    for major in [8, 10] {
+        let trace = std::env::temp_dir().join(format!(
+            "trtq-trace-{}-{major}-lifecycle.txt",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&trace);
+        std::env::set_var("TRTSIM_TRACE", &trace);
+        {
+            let trt = Trt::load(Some(&dir(major))).unwrap();
+            let log = Log::default();
+            let mut s = parsed(&trt, &log, "yolo_static.onnx");
+            let mut calib = TestCalib::new(&cuda, 1, yolo_batches(1));
+            let opts = BuildOptions {
+                algorithm: Algorithm::Legacy {
+                    quantile: 0.5,
+                    regression_cutoff: 1.0,
+                },
+                ..BuildOptions::default()
+            };
+            s.build(&opts, Some(&mut calib)).unwrap();
+        }
+        std::env::remove_var("TRTSIM_TRACE");
+        let tr = std::fs::read_to_string(&trace).unwrap_or_default();
+        let _ = std::fs::remove_file(&trace);
+        let destroys: Vec<&str> = tr.lines().filter(|l| l.starts_with("destroy ")).collect();
+        // The config when the build returns, the plan after it was copied, then the
+        // session: parser, network, builder (each through its declared destructor slot).
+        assert_eq!(
+            destroys,
+            [
+                "destroy IBuilderConfig",
+                "destroy IHostMemory",
+                "destroy IParser",
+                "destroy INetworkDefinition",
+                "destroy IBuilder"
+            ],
+            "trtsim {major}:\n{tr}"
+        );
+        // trtsim finds our legacy calibrator by dynamic_cast to the official class name.
+        assert!(tr.contains("legacy dynamic_cast ok"), "{tr}");
+    }
+    // SAFETY: created above.
+    unsafe { (cuda.cu_ctx_destroy)(ctx) };
+}
+
+#[test]
+fn log_messages_go_to_their_session() {
+    let _g = setup();
+    let trt = Trt::load(Some(&dir(10))).unwrap();
+    let (la, lb) = (Log::default(), Log::default());
+    let no_int8 = BuildOptions {
+        int8: false,
+        ..BuildOptions::default()
+    };
+    let mut b = parsed(&trt, &lb, "yolo_static.onnx");
+    {
+        let mut a = parsed(&trt, &la, "yolo_static.onnx");
+        a.build(&no_int8, None).unwrap();
+    }
+    let built = |l: &Log| {
+        l.lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, m)| m.contains("Engine built"))
+            .count()
+    };
+    assert_eq!((built(&la), built(&lb)), (1, 0));
+    // The first session is gone (TensorRT keeps the first logger it saw: the shim's one
+    // process-wide logger, so nothing dangles); the second still gets its messages.
+    b.build(&no_int8, None).unwrap();
+    assert_eq!((built(&la), built(&lb)), (1, 1));
+    // The level filters what reaches the callback.
+    let quiet = Log::default();
+    let q = quiet.clone();
+    let mut s = Session::new(
+        &trt,
+        Severity::Warning,
+        Box::new(move |sev, m| q.lock().unwrap().push((sev, m.to_string()))),
+    )
+    .unwrap();
+    let (bytes, path) = fixture("yolo_static.onnx");
+    s.parse_onnx(&bytes, &path).unwrap();
+    s.build(&no_int8, None).unwrap();
+    assert!(quiet
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(sev, _)| *sev <= Severity::Warning));
+    assert_eq!(built(&quiet), 0);
 }
 
 #[test]
@@ -768,6 +929,26 @@ fn missing_library_and_missing_symbol() {
         other => panic!("{:?}", other.err()),
     }
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn folder_from_env_and_flag() {
+    let _g = setup();
+    std::env::set_var("TRTQ_NVINFER_DIR", dir(8));
+    let from_env = Trt::load(None).map(|t| t.abi());
+    // The flag wins over the environment.
+    let from_flag = Trt::load(Some(&dir(10))).map(|t| t.abi());
+    std::env::set_var("TRTQ_NVINFER_DIR", "");
+    // Empty means unset: the SONAME search, which finds no TensorRT on this machine unless
+    // one is installed (then it loads; either way it must not be trtsim 8 from the env).
+    let empty = Trt::load(None).map(|t| t.nvinfer_path().to_string());
+    std::env::remove_var("TRTQ_NVINFER_DIR");
+    assert_eq!(from_env.unwrap(), Abi::Trt8);
+    assert_eq!(from_flag.unwrap(), Abi::Trt10);
+    match empty {
+        Ok(p) => assert!(!p.contains("trtsim/8"), "{p}"),
+        Err(e) => assert!(e.to_string().contains("libnvinfer.so.10: "), "{e}"),
+    }
 }
 
 /// Runs `scenario` in a child process of this test binary with `env` set (trtsim caches

@@ -32,7 +32,8 @@ for unit in core onnx; do
   fi
 done
 
-for major in 8 10; do
+build_major() {
+  local major="$1" hdr dir lib parser plugin name
   hdr="$root/shim/abi/trt$major.hpp"
   dir="$out/$major"
   if stale "$obj/stubs$major.hpp" "$hdr" "$here/gen_stubs.py"; then
@@ -56,7 +57,17 @@ for major in 8 10; do
     mv "$plugin.tmp" "$plugin"
   fi
   for name in libnvinfer libnvonnxparser libnvinfer_plugin; do ln -sf "$name.so.$major" "$dir/$name.so"; done
-done
+}
+
+# The two ABI builds are independent: build them side by side.
+build_major 8 &
+pid8=$!
+build_major 10 &
+pid10=$!
+rc=0
+wait "$pid8" || rc=1
+wait "$pid10" || rc=1
+[ "$rc" -eq 0 ] || { echo "trtsim: build failed" >&2; exit 1; }
 if stale "$out/8/libnvparsers.so.8" "$src/nvparsers.cpp" "$0"; then
   $cxx "${flags[@]}" -shared -Wl,-soname,libnvparsers.so.8 -o "$out/8/libnvparsers.so.8.tmp" "$src/nvparsers.cpp"
   mv "$out/8/libnvparsers.so.8.tmp" "$out/8/libnvparsers.so.8"

@@ -6,8 +6,11 @@
 // shared/abi-facts/evolution.txt), so this layout is valid for 10.0 ... 10.16, with
 // one caveat: the 10.8.0 header inserts VNetworkDefinition::addCumulative at slot 63,
 // so VNetworkDefinition slots >= 63 (getBuilder, getFlags, getFlag) are never called.
-// Methods appended in later 10.x minors are listed as comments with their minimum
-// version (kMin...); the shim checks getInferLibVersion() before any such call.
+// Methods appended in later 10.x minors are not declared; each class lists them in a
+// comment as "since <version>: name@slot", <version> being the first release whose facts
+// have it (10.0.1, 10.3.0, 10.8.0, 10.13.3 and 10.16 were probed, not the releases between,
+// so requiring that version is safe, if sometimes stricter than needed). The shim calls none of them; a future caller must check
+// getInferLibVersion() >= that version first.
 //
 // Rules used throughout (verified by scripts/check-abi.sh against the facts):
 //  * namespaces, class names, method names, signatures and `noexcept` as in the
@@ -392,7 +395,8 @@ public:
     virtual void _slot60() noexcept = 0;
     virtual void _slot61() noexcept = 0;
     virtual void _slot62() noexcept = 0;
-    // Slots >= 63 moved in the 10.8.0 header (addCumulative inserted at 63): never called.
+    // Slots >= 63 moved in the 10.8.0 header (addCumulative inserted at 63; 10.13 moved it to
+    // 78 again): never called.
     virtual IBuilder& getBuilder() const noexcept = 0;
     virtual NetworkDefinitionCreationFlags getFlags() const noexcept = 0;
     virtual bool getFlag(NetworkDefinitionCreationFlag networkDefinitionCreationFlag) const noexcept = 0;
@@ -402,6 +406,12 @@ public:
     virtual void _slot69() noexcept = 0;
     virtual void _slot70() noexcept = 0;
     virtual void _slot71() noexcept = 0;
+    // since 10.3: markWeightsRefittable@72, unmarkWeightsRefittable@73,
+    //   areWeightsMarkedRefittable@74;
+    // since 10.8 (10.13 numbering): addSqueeze@75, addUnsqueeze@76, addDynamicQuantize@77,
+    //   addCumulative@78;
+    // since 10.13: markUnfusedTensorsAsDebugTensors@79, unmarkUnfusedTensorsAsDebugTensors@80;
+    // since 10.16: addTopKV2@81 ... addDistCollective@90.
 };
 
 class VOptimizationProfile : public VRoot
@@ -416,7 +426,7 @@ public:
     virtual bool setExtraMemoryTarget(float target) noexcept = 0;
     virtual float getExtraMemoryTarget() const noexcept = 0;
     virtual bool isValid() const noexcept = 0;
-    // 10.13: setShapeValuesV2 @10, getShapeValuesV2 @11 (appended; not used)
+    // since 10.13: setShapeValuesV2@10, getShapeValuesV2@11.
 };
 
 class VBuilderConfig : public VRoot
@@ -478,7 +488,10 @@ public:
     virtual void _slot55() noexcept = 0;
     virtual void _slot56() noexcept = 0;
     virtual void _slot57() noexcept = 0;
-    // Appended later (not used): 10.3 @58..59, 10.8 @60..65, 10.13 @66..67.
+    // since 10.3: setRuntimePlatform@58, getRuntimePlatform@59;
+    // since 10.8: setMaxNbTactics@60, getMaxNbTactics@61, setTilingOptimizationLevel@62,
+    //   getTilingOptimizationLevel@63, setL2LimitForTiling@64, getL2LimitForTiling@65;
+    // since 10.13: setRemoteAutoTuningConfig@66, getRemoteAutoTuningConfig@67.
 };
 
 class VBuilder : public VRoot
@@ -502,7 +515,8 @@ public:
     virtual bool setMaxThreads(int32_t maxThreads) noexcept = 0;
     virtual int32_t getMaxThreads() const noexcept = 0;
     virtual IPluginRegistry& getPluginRegistry() noexcept = 0;
-    // Appended later (not used): 10.8 buildEngineWithConfig @20; 10.13 @21..22.
+    // since 10.8: buildEngineWithConfig@20;
+    // since 10.13: buildSerializedNetworkToStream@21, buildSerializedNetworkWithKernelText@22.
 };
 } // namespace apiv
 
@@ -902,7 +916,10 @@ public:
     virtual void _slot14() noexcept = 0;
     virtual void _slot15() noexcept = 0;
     virtual void _slot16() noexcept = 0;
-    // Appended later (not used): 10.1 @17..20, 10.13 @21..23, 10.16 @24.
+    // since 10.3: supportsModelV2@17, getNbSubgraphs@18,
+    //   isSubgraphSupported@19, getSubgraphNodes@20;
+    // since 10.13: loadModelProto@21, loadInitializer@22, parseModelProto@23;
+    // since 10.16: setBuilderConfig@24.
 };
 } // namespace nvonnxparser
 

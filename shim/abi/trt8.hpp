@@ -324,7 +324,7 @@ public:
     virtual void _slot63() noexcept = 0;
     virtual void _slot64() noexcept = 0;
     virtual void _slot65() noexcept = 0;
-    // 8.6 appends addReverseSequence @66, addNormalization @67, addCast @68, getBuilder @69.
+    // since 8.6: addReverseSequence@66, addNormalization@67, addCast@68, getBuilder@69.
 };
 
 class VOptimizationProfile : public VRoot
@@ -394,7 +394,10 @@ public:
     virtual std::size_t getMemoryPoolLimit(MemoryPoolType pool) const noexcept = 0;
     virtual void _slot49() noexcept = 0;
     virtual void _slot50() noexcept = 0;
-    // 8.6 appends @51..59 (setBuilderOptimizationLevel ... getMaxAuxStreams); not used.
+    // since 8.6: setBuilderOptimizationLevel@51, getBuilderOptimizationLevel@52,
+    //   setHardwareCompatibilityLevel@53, getHardwareCompatibilityLevel@54,
+    //   setPluginsToSerialize@55, getPluginToSerialize@56, getNbPluginsToSerialize@57,
+    //   setMaxAuxStreams@58, getMaxAuxStreams@59.
 };
 
 class VBuilder : public VRoot
@@ -420,7 +423,7 @@ public:
     virtual ILogger* getLogger() const noexcept = 0;
     virtual bool setMaxThreads(int32_t maxThreads) noexcept = 0;
     virtual int32_t getMaxThreads() const noexcept = 0;
-    // 8.6 appends getPluginRegistry @22; not used.
+    // since 8.6: getPluginRegistry@22.
 };
 } // namespace apiv
 
@@ -812,7 +815,8 @@ public:
     virtual IParserError const* getError(int index) const = 0;
     virtual void clearErrors() = 0;
     virtual ~IParser() noexcept = default;
-    // 8.6 appends @11..16 (getUsedVCPluginLibraries, set/get/clear flags); not used.
+    // since 8.6: getUsedVCPluginLibraries@11, setFlags@12, getFlags@13, clearFlag@14,
+    //   setFlag@15, getFlag@16.
 };
 } // namespace nvonnxparser
 

@@ -44,7 +44,7 @@ pub struct Args {
     #[argh(option, default = "FeedMode::Auto")]
     pub feed: FeedMode,
 
-    /// CPU threads copying into pinned staging (default: up to 8, by the machine's cores)
+    /// CPU threads copying into pinned staging (default: cores less 2, between 1 and 12)
     #[argh(option, default = "0")]
     pub copy_threads: usize,
 

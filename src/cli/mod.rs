@@ -7,8 +7,10 @@ use crate::error::Result;
 
 pub mod bench_feed;
 pub mod calibrate;
+pub mod doctor;
 pub mod inspect_cache;
 pub mod inspect_data;
+pub mod prepare;
 
 /// trtq-lite: FP32 ONNX -> INT8 TensorRT engines by post-training calibration, no Python.
 #[derive(FromArgs, Debug)]
@@ -27,9 +29,11 @@ pub struct TopLevel {
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
     Calibrate(calibrate::Args),
+    Doctor(doctor::Args),
     InspectCache(inspect_cache::Args),
     InspectData(inspect_data::Args),
     BenchFeed(bench_feed::Args),
+    Prepare(prepare::Args),
 }
 
 pub fn run(top: TopLevel) -> Result<()> {
@@ -42,9 +46,11 @@ pub fn run(top: TopLevel) -> Result<()> {
             "no subcommand given; run `trtq-lite --help` for the list".into(),
         )),
         Some(Command::Calibrate(a)) => calibrate::run(a),
+        Some(Command::Doctor(a)) => doctor::run(a),
         Some(Command::InspectCache(a)) => inspect_cache::run(a),
         Some(Command::InspectData(a)) => inspect_data::run(a),
         Some(Command::BenchFeed(a)) => bench_feed::run(a),
+        Some(Command::Prepare(a)) => prepare::run(a),
     }
 }
 

@@ -222,7 +222,7 @@ impl Context {
         let ptr = r::mem_alloc(self.lib(), bytes)?;
         Ok(DeviceBuffer {
             ctx: self.clone(),
-            ptr,
+            cu_ptr: ptr,
             len: bytes,
         })
     }
@@ -296,7 +296,7 @@ impl Context {
         let cu = r::stream_create(self.lib(), sys::CU_STREAM_NON_BLOCKING)?;
         Ok(Stream {
             ctx: self.clone(),
-            cu,
+            cu_stream: cu,
         })
     }
 
@@ -311,7 +311,7 @@ impl Context {
         let cu = r::event_create(self.lib(), flags)?;
         Ok(Event {
             ctx: self.clone(),
-            cu,
+            cu_event: cu,
         })
     }
 
@@ -330,7 +330,7 @@ impl Context {
         unsafe {
             r::memcpy_htod(
                 self.lib(),
-                dst.ptr + dst_offset as u64,
+                dst.cu_ptr + dst_offset as u64,
                 src.as_ptr().cast(),
                 src.len(),
             )
@@ -351,13 +351,13 @@ impl Drop for Context {
 /// Device memory from cuMemAlloc_v2, freed on drop.
 pub struct DeviceBuffer {
     ctx: Arc<Context>,
-    ptr: u64,
+    cu_ptr: u64,
     len: usize,
 }
 
 impl DeviceBuffer {
     pub fn ptr(&self) -> DevicePtr {
-        DevicePtr(self.ptr)
+        DevicePtr(self.cu_ptr)
     }
     pub fn len(&self) -> usize {
         self.len
@@ -385,7 +385,7 @@ impl Drop for DeviceBuffer {
     fn drop(&mut self) {
         let res = self.ctx.bind().and_then(|_g| {
             // SAFETY: allocated in this context by `Context::alloc`; we are its only owner.
-            unsafe { r::mem_free(self.ctx.lib(), self.ptr) }
+            unsafe { r::mem_free(self.ctx.lib(), self.cu_ptr) }
         });
         if let Err(e) = res {
             self.ctx
@@ -519,7 +519,7 @@ impl Drop for HostRegistration<'_> {
 /// A non-blocking stream, destroyed on drop (after its work finishes).
 pub struct Stream {
     ctx: Arc<Context>,
-    cu: CUstream,
+    cu_stream: CUstream,
 }
 
 // SAFETY: streams may be used from any thread; the driver serialises submissions.
@@ -530,8 +530,8 @@ unsafe impl Sync for Stream {}
 impl Stream {
     pub fn synchronize(&self) -> Result<()> {
         let _g = self.ctx.bind()?;
-        // SAFETY: `cu` is live for our lifetime.
-        unsafe { r::stream_synchronize(self.ctx.lib(), self.cu) }
+        // SAFETY: the handle is live for our lifetime.
+        unsafe { r::stream_synchronize(self.ctx.lib(), self.cu_stream) }
     }
 
     /// Queues a copy of `src[range]` (pinned) into `dst` at `dst_offset`. The buffer cannot be
@@ -551,12 +551,12 @@ impl Stream {
         unsafe {
             r::memcpy_htod_async(
                 self.ctx.lib(),
-                dst.ptr + dst_offset as u64,
+                dst.cu_ptr + dst_offset as u64,
                 src.ptr.add(range.start).cast(),
                 range.len(),
-                self.cu,
+                self.cu_stream,
             )?;
-            r::event_record(self.ctx.lib(), src.guard.event.cu, self.cu)?;
+            r::event_record(self.ctx.lib(), src.guard.event.cu_event, self.cu_stream)?;
         }
         src.guard.pending = true;
         Ok(())
@@ -578,12 +578,12 @@ impl Stream {
         unsafe {
             r::memcpy_htod_async(
                 self.ctx.lib(),
-                dst.ptr + dst_offset as u64,
+                dst.cu_ptr + dst_offset as u64,
                 src.ptr.add(range.start).cast(),
                 range.len(),
-                self.cu,
+                self.cu_stream,
             )?;
-            r::event_record(self.ctx.lib(), src.guard.event.cu, self.cu)?;
+            r::event_record(self.ctx.lib(), src.guard.event.cu_event, self.cu_stream)?;
         }
         src.guard.pending = true;
         Ok(())
@@ -603,8 +603,8 @@ fn check_host_range(range: &std::ops::Range<usize>, len: usize) -> Result<()> {
 impl Drop for Stream {
     fn drop(&mut self) {
         let res = self.ctx.bind().and_then(|_g| {
-            // SAFETY: `cu` is live and ours; destroy waits for queued work to complete.
-            unsafe { r::stream_destroy(self.ctx.lib(), self.cu) }
+            // SAFETY: the handle is live and ours; destroy waits for queued work to complete.
+            unsafe { r::stream_destroy(self.ctx.lib(), self.cu_stream) }
         });
         if let Err(e) = res {
             self.ctx
@@ -617,7 +617,7 @@ impl Drop for Stream {
 /// A CUDA event, destroyed on drop.
 pub struct Event {
     ctx: Arc<Context>,
-    cu: CUevent,
+    cu_event: CUevent,
 }
 
 // SAFETY: events may be recorded and waited on from any thread.
@@ -629,26 +629,26 @@ impl Event {
     pub fn record(&self, stream: &Stream) -> Result<()> {
         let _g = self.ctx.bind()?;
         // SAFETY: both handles are live and belong to this context.
-        unsafe { r::event_record(self.ctx.lib(), self.cu, stream.cu) }
+        unsafe { r::event_record(self.ctx.lib(), self.cu_event, stream.cu_stream) }
     }
     pub fn synchronize(&self) -> Result<()> {
         let _g = self.ctx.bind()?;
-        // SAFETY: `cu` is live.
-        unsafe { r::event_synchronize(self.ctx.lib(), self.cu) }
+        // SAFETY: the handle is live.
+        unsafe { r::event_synchronize(self.ctx.lib(), self.cu_event) }
     }
     /// Milliseconds between `start` and this event (both recorded, both with timing).
     pub fn elapsed_ms(&self, start: &Event) -> Result<f32> {
         let _g = self.ctx.bind()?;
         // SAFETY: both live; the driver reports NOT_READY or INVALID_HANDLE otherwise.
-        unsafe { r::event_elapsed_ms(self.ctx.lib(), start.cu, self.cu) }
+        unsafe { r::event_elapsed_ms(self.ctx.lib(), start.cu_event, self.cu_event) }
     }
 }
 
 impl Drop for Event {
     fn drop(&mut self) {
         let res = self.ctx.bind().and_then(|_g| {
-            // SAFETY: `cu` is live and ours.
-            unsafe { r::event_destroy(self.ctx.lib(), self.cu) }
+            // SAFETY: the handle is live and ours.
+            unsafe { r::event_destroy(self.ctx.lib(), self.cu_event) }
         });
         if let Err(e) = res {
             self.ctx

@@ -175,11 +175,16 @@ pub fn candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
 /// Loads libcuda from the first candidate that opens and resolves every required symbol.
 /// Never panics; a failure lists every path with the loader's own message.
 pub fn load(explicit: Option<&Path>) -> Result<Lib> {
+    load_from(&candidates(explicit))
+}
+
+/// Loads the first of `cands` that opens; the error lists each with its loader message.
+pub fn load_from(cands: &[PathBuf]) -> Result<Lib> {
     let mut tried = Vec::new();
-    for cand in candidates(explicit) {
+    for cand in cands {
         // SAFETY: loading libcuda runs its initialisers, which are designed to be run by any
         // process that links it; we pass a path, never untrusted data.
-        match unsafe { Library::new(&cand) } {
+        match unsafe { Library::new(cand) } {
             Ok(lib) => return Lib::resolve(lib, cand.display().to_string()),
             Err(e) => tried.push((cand.display().to_string(), error_chain(&e))),
         }
@@ -202,4 +207,53 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_candidate_is_listed_with_its_loader_message() {
+        let cands: Vec<PathBuf> = [
+            "/nonexistent/a/libcuda.so.1",
+            "/nonexistent/b/libcuda.so",
+            "/nonexistent/c.so",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let Err(e) = load_from(&cands) else {
+            panic!("loaded a nonexistent library")
+        };
+        match &e {
+            Error::LibraryNotFound { tried, hint, .. } => {
+                assert_eq!(tried.len(), 3);
+                for ((path, msg), cand) in tried.iter().zip(&cands) {
+                    assert_eq!(path, &cand.display().to_string());
+                    assert!(msg.contains("No such file"), "{msg}");
+                }
+                assert!(hint.contains("--cuda-lib") && hint.contains(ENV_LIBCUDA));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            e.to_string().contains("  /nonexistent/b/libcuda.so: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn default_candidates_and_explicit_path() {
+        assert_eq!(
+            DEFAULT_CANDIDATES,
+            [
+                "libcuda.so.1",
+                "libcuda.so",
+                "/usr/lib/aarch64-linux-gnu/tegra/libcuda.so.1"
+            ]
+        );
+        let p = Path::new("/opt/x/libcuda.so.1");
+        assert_eq!(candidates(Some(p)), vec![p.to_path_buf()]);
+    }
 }

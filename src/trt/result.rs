@@ -1,5 +1,16 @@
 //! One function per shim call, turning `TRTQ_ERR` into [`Error::Trt`] with the shim's
 //! thread-local error text (read right after the call, on the same thread).
+//!
+//! What the shim calls, in NVIDIA's C++ API reference
+//! (<https://docs.nvidia.com/deeplearning/tensorrt/latest/_static/c-api/index.html>):
+//! `IBuilder` (createNetworkV2, createBuilderConfig, createOptimizationProfile,
+//! buildSerializedNetwork, platformHasFastInt8/Fp16, getNbDLACores), `INetworkDefinition`
+//! (getNbInputs, getInput), `ITensor` (getName, getDimensions, getType), `IBuilderConfig`
+//! (setFlag, setMemoryPoolLimit, addOptimizationProfile, setCalibrationProfile,
+//! setDefaultDeviceType, setDLACore, setInt8Calibrator), `IOptimizationProfile`
+//! (setDimensions), `IHostMemory` (data, size), `nvonnxparser::IParser` (parse, getNbErrors,
+//! getError) and `IParserError`; the calibrator protocol is `IInt8Calibrator` and its four
+//! subclasses, the log bridge `ILogger`.
 
 use std::ffi::{c_char, c_void, CStr};
 use std::ptr::{self, NonNull};

@@ -225,9 +225,10 @@ pub struct Trt {
     abi: Abi,
     version: Version,
     parser_version: i32,
-    // Dropped after everything above; sessions borrow `Trt`, so they are gone by then.
-    nvinfer: sys::NvInfer,
+    // Dropped after everything above (sessions borrow `Trt`, so they are gone by then), the
+    // parser before the library it depends on.
     parser: sys::NvOnnxParser,
+    nvinfer: sys::NvInfer,
 }
 
 impl Trt {
@@ -266,8 +267,8 @@ impl Trt {
             abi,
             version,
             parser_version,
-            nvinfer,
             parser,
+            nvinfer,
         })
     }
 
@@ -298,6 +299,13 @@ impl Trt {
     /// The libnvonnxparser candidate that loaded.
     pub fn parser_path(&self) -> &str {
         &self.parser.path
+    }
+
+    /// What the builder reports about the GPU (for `doctor`): creates a builder, network
+    /// and parser, asks, and releases them. TensorRT messages are dropped.
+    pub fn platform(&self) -> Result<Platform> {
+        let s = Session::new(self, Severity::InternalError, Box::new(|_, _| {}))?;
+        s.platform()
     }
 }
 

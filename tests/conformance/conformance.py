@@ -298,6 +298,10 @@ def versions_and_builder_creation():
         assert created == ["createInferBuilder_INTERNAL header_version=%d library=%d" % (HEADER_VERSION, SIM_VERSION)], created
         # ILogger::log slot and Severity values: trtsim sends kINFO (3) through OUR ILogger declaration.
         assert log.find(trt.ILogger.Severity.INFO, "simulated TensorRT %d" % SIM_VERSION), log.msgs
+        n = b.create_network(net_flags())
+        trt.OnnxParser(n, log)
+        # NV_ONNX_PARSER_VERSION compiled into the bindings (0.1.0 -> 100 in every release)
+        assert tr.grep("createNvOnnxParser_INTERNAL") == ["createNvOnnxParser_INTERNAL version=100"], tr.grep("createNv")
         assert b.platform_has_fast_int8 and b.platform_has_fast_fp16 and b.platform_has_tf32
         assert b.num_DLA_cores == 0
         os.environ["TRTSIM_DLA_CORES"] = "2"
@@ -326,7 +330,14 @@ def onnx_static_model_crosses_the_abi():
     n.name = "renamed"
     assert n.name == "renamed"
     if MAJOR == 10:
-        assert n.get_flag(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) is False
+        assert n.get_flag(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) is False and n.flags == 0
+        # INetworkDefinition::getBuilder: wrapper-vtable slot 2, then VNetworkDefinition's slot
+        b.max_threads = 5
+        assert n.builder.max_threads == 5
+    else:
+        assert n.has_explicit_precision is False
+    assert p.parse_with_weight_descriptors(read("two_inputs.onnx"))
+    assert [n.get_input(i).name for i in range(n.num_inputs)] == ["images", "left", "right"]
     assert log.find(trt.ILogger.Severity.INFO, "ONNX IR version: 8, opset version: 13")
 
 
@@ -451,6 +462,15 @@ def config_values_cross_the_abi():
         assert c.add_optimization_profile(prof) == 0 and c.num_optimization_profiles == 1
         assert c.set_calibration_profile(prof)
         assert c.get_calibration_profile() is not None
+        # wrapper-vtable virtuals (8.x: slots 2-4, 10.x: slot 2) forwarding to the V* slots
+        c.avg_timing_iterations = 7
+        assert c.avg_timing_iterations == 7
+        if MAJOR == 8:
+            c.min_timing_iterations = 3
+            assert c.min_timing_iterations == 3
+        prof.extra_memory_target = 0.25
+        assert prof.extra_memory_target == 0.25
+        assert b.is_network_supported(n, c)
         cal = make_calibrator(trt.IInt8EntropyCalibrator2, [])
         c.int8_calibrator = cal
         assert tr.grep("IBuilderConfig::setInt8Calibrator") == ["IBuilderConfig::setInt8Calibrator set"]
@@ -615,6 +635,50 @@ def dynamic_batch_profiles_and_calibration_profile():
 
 
 @test
+def calibration_with_several_inputs_of_several_types():
+    # two float inputs: one pointer per input, names in input order
+    tr = Trace()
+    try:
+        log, b, n, p = make("two_inputs.onnx")
+        c = b.create_builder_config()
+        c.set_flag(trt.BuilderFlag.INT8)
+        batches = batches_for([(1, 3, 32, 32), (1, 1, 32, 32)], 2, seed=11)
+        cal = make_calibrator(trt.IInt8MinMaxCalibrator, batches)
+        c.int8_calibrator = cal
+        assert b.build_serialized_network(n, c) is not None, log.msgs
+        assert cal.names_seen == [["left", "right"]] * 3
+        for i, (l, r) in enumerate(batches):
+            for k, (nm, a) in enumerate((("left", l), ("right", r))):
+                want = "batch %d input %d %s bytes=%d fnv=%016x" % (i, k, nm, a.nbytes, fnv1a(a.tobytes()))
+                assert tr.grep(want), (want, tr.grep("batch %d" % i))
+        entries = dict(l.rsplit(": ", 1) for l in cal.written.decode().splitlines()[1:])
+        assert list(entries)[:2] == ["left", "right"] and entries["right"] == f32hex(np.float32(6.5) / np.float32(127))
+    finally:
+        tr.close()
+    # int64 (8.x: imported as INT32) and bool inputs: element sizes 8/4 and 1, no scale entries
+    tr = Trace()
+    try:
+        log, b, n, p = make("int_input.onnx")
+        c = b.create_builder_config()
+        c.set_flag(trt.BuilderFlag.INT8)
+        prof = b.create_optimization_profile()
+        for name in ("tokens", "mask"):
+            prof.set_shape(name, (1, 16), (3, 16), (4, 16))
+        c.add_optimization_profile(prof)
+        tok = np.arange(48, dtype=np.int32 if MAJOR == 8 else np.int64).reshape(3, 16)
+        mask = (np.arange(48) % 3 == 0).astype(np.uint8).reshape(3, 16)
+        cal = make_calibrator(trt.IInt8EntropyCalibrator2, [[tok, mask]])
+        c.int8_calibrator = cal
+        assert b.build_serialized_network(n, c) is not None, log.msgs
+        assert log.find(trt.ILogger.Severity.WARNING, "Calibrating with Profile 0")
+        assert tr.grep("batch 0 input 0 tokens bytes=%d fnv=%016x" % (tok.nbytes, fnv1a(tok.tobytes())))
+        assert tr.grep("batch 0 input 1 mask bytes=48 fnv=%016x" % fnv1a(mask.tobytes()))
+        assert "tokens:" not in cal.written.decode() and "mask:" not in cal.written.decode()
+    finally:
+        tr.close()
+
+
+@test
 def invalid_profiles_are_refused():
     log, b, n, p = make("yolo_dynamic.onnx")
     prof = b.create_optimization_profile()
@@ -703,11 +767,73 @@ def fault_knobs():
         tr.close()
 
 
+@test
+def objects_are_released_through_the_declared_destructor_slots():
+    import gc
+    tr = Trace()
+    try:
+        log, b, n, p = make("yolo_static.onnx")
+        c = b.create_builder_config()
+        plan = b.build_serialized_network(n, c)
+        assert plan is not None
+        del plan, c, p, n, b
+        gc.collect()
+        got = sorted(set(l for l in tr.lines() if l.startswith(("destroy", "IParser::destroy"))))
+        want = ["destroy IBuilder", "destroy IBuilderConfig", "destroy IHostMemory", "destroy INetworkDefinition", "destroy IParser"]
+        # 8.x bindings may release the parser with IParser::destroy() (slot 5) instead of delete.
+        assert [w for w in want if w not in got] == [], got
+    finally:
+        tr.close()
+
+
+@test
+def exports_cover_every_symbol_the_bindings_import():
+    so = os.path.join(os.path.dirname(trt.__file__), "tensorrt.so")
+    und = subprocess.run(["nm", "-D", "--undefined-only", so], capture_output=True, text=True, check=True).stdout
+    wanted = set()
+    for line in und.splitlines():
+        parts = line.split()
+        if len(parts) != 2 or parts[0] != "U":
+            continue  # weak ('w') references need no definition
+        sym = parts[1]
+        if "@" in sym or sym.startswith(("Py", "_Py")):
+            continue  # versioned glibc/libstdc++/libgcc symbols and the Python C API
+        wanted.add(sym)
+    assert wanted, "no TensorRT symbols found in %s" % so
+    libdir = [d for d in os.environ["LD_LIBRARY_PATH"].split(":") if os.path.exists(os.path.join(d, "libnvinfer.so.%d" % MAJOR))][0]
+    have = set()
+    for f in os.listdir(libdir):
+        if ".so." in f:
+            out = subprocess.run(["nm", "-D", "--defined-only", os.path.join(libdir, f)], capture_output=True, text=True, check=True).stdout
+            have.update(l.split()[-1] for l in out.splitlines() if l.strip())
+    missing = sorted(wanted - have)
+    assert not missing, missing
+    assert "createInferBuilder_INTERNAL" in wanted and "createNvOnnxParser_INTERNAL" in wanted
+
+
+@test
+def version_knob():
+    probe = ("import ctypes, sys; l = ctypes.CDLL('libnvinfer.so.%d'); p = ctypes.CDLL('libnvonnxparser.so.%d'); "
+             "print(l.getInferLibVersion(), p.getNvOnnxParserVersion())" % (MAJOR, MAJOR))
+    cases = {"8502": "8502", "8601": "8601", "100300": "8601", "": "8601"} if MAJOR == 8 else \
+        {"100300": "100300", "101600": "101600", "110000": "110000", "8601": "100300", "": "100300"}
+    for value, want in cases.items():
+        env = dict(os.environ, TRTSIM_VERSION=value)
+        if not value:
+            env.pop("TRTSIM_VERSION")
+        r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+        assert r.stdout.split() == [want, want], (value, r.stdout, r.stderr)
+        if value and value != want:
+            assert "does not fit libnvinfer.so.%d" % MAJOR in r.stderr, r.stderr
+
+
 UNIMPLEMENTED = {
     # python snippet -> (class, method whose official slot the abort must name)
-    "n.add_identity(n.get_input(0))": ("VNetworkDefinition", "addIdentity"),
-    "c.set_tactic_sources(0)": ("VBuilderConfig", "setTacticSources"),
-    "n.get_input(0).location = trt.TensorLocation.HOST": ("VTensor", "setLocation"),
+    "n.add_identity(n.get_input(0))": ("nvinfer1::apiv::VNetworkDefinition", "addIdentity"),
+    "c.set_tactic_sources(0)": ("nvinfer1::apiv::VBuilderConfig", "setTacticSources"),
+    "n.get_input(0).location = trt.TensorLocation.HOST": ("nvinfer1::apiv::VTensor", "setLocation"),
+    # appended after our declared layout in 8.6 (slot 11) / a placeholder in 10.x (slot 10)
+    "p.get_used_vc_plugin_libraries()": ("nvonnxparser::IParser", "getUsedVCPluginLibraries"),
 }
 
 
@@ -718,12 +844,15 @@ def unimplemented_slots_abort_with_the_official_slot_number():
     facts = open(os.path.join(d, "abi-facts", FACTS_VERSION + ".vtables.txt")).read()
     cases = dict(UNIMPLEMENTED)
     if MAJOR == 8:
-        cases["b.build_engine(n, c)"] = ("VBuilder", "buildEngineWithConfig")
+        cases["b.build_engine(n, c)"] = ("nvinfer1::apiv::VBuilder", "buildEngineWithConfig")
+        # 8.6 made getBuilder a virtual of the wrapper itself (slot 2), after our 8.5 layout
+        cases["n.builder"] = ("nvinfer1::INetworkDefinition", "getBuilder")
     elif hasattr(trt.Builder, "build_engine_with_config"):
         # appended in 10.8, after the 10.0.1 layout we declare: lands in trtsim's padding slots
-        cases["b.build_engine_with_config(n, c)"] = ("VBuilder", "buildEngineWithConfig")
-    for snippet, (cls, meth) in cases.items():
-        slot = int(re.search(r"^slot nvinfer1::apiv::%s::%s (\d+)$" % (cls, meth), facts, re.M).group(1))
+        cases["b.build_engine_with_config(n, c)"] = ("nvinfer1::apiv::VBuilder", "buildEngineWithConfig")
+    for snippet, (qcls, meth) in cases.items():
+        cls = qcls.rsplit("::", 1)[-1]
+        slot = int(re.search(r"^slot %s::%s (\d+)$" % (qcls, meth), facts, re.M).group(1))
         code = ("import tensorrt_bindings as trt, sys; sys.path.insert(0, %r); import conformance as C; "
                 "log, b, n, p = C.make('yolo_static.onnx'); c = b.create_builder_config(); %s" % (os.path.dirname(__file__), snippet))
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)

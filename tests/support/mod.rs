@@ -115,6 +115,7 @@ pub struct Introspect {
     pub registered_bytes: unsafe extern "C" fn() -> u64,
     pub ctx_depth: unsafe extern "C" fn() -> i32,
     pub primary_refs: unsafe extern "C" fn(i32) -> i32,
+    pub violations: unsafe extern "C" fn() -> u64,
     set: unsafe extern "C" fn(*const std::ffi::c_char, i64) -> i32,
 }
 
@@ -129,6 +130,7 @@ impl Introspect {
             let ctx_depth = *lib.get(b"hostcuda_ctx_depth\0").unwrap();
             let primary_refs = *lib.get(b"hostcuda_primary_refs\0").unwrap();
             let set = *lib.get(b"hostcuda_set\0").unwrap();
+            let violations = *lib.get(b"hostcuda_violations\0").unwrap();
             Introspect {
                 _lib: lib,
                 live_allocations,
@@ -136,6 +138,7 @@ impl Introspect {
                 registered_bytes,
                 ctx_depth,
                 primary_refs,
+                violations,
                 set,
             }
         }

@@ -207,7 +207,10 @@ class NetworkImpl : public Stub_VNetworkDefinition {
 class NetworkW : public Stub_INetworkDefinition {
  public:
   explicit NetworkW(NetworkImpl* impl) { mImpl = impl; }
-  ~NetworkW() noexcept override { delete mImpl; }
+  ~NetworkW() noexcept override {
+    trtsim::trace("destroy INetworkDefinition");
+    delete mImpl;
+  }
   NetworkImpl* impl() const { return static_cast<NetworkImpl*>(mImpl); }
 };
 
@@ -391,7 +394,10 @@ class ConfigImpl : public Stub_VBuilderConfig {
 class ConfigW : public Stub_IBuilderConfig {
  public:
   explicit ConfigW(ConfigImpl* impl) { mImpl = impl; }
-  ~ConfigW() noexcept override { delete mImpl; }
+  ~ConfigW() noexcept override {
+    trtsim::trace("destroy IBuilderConfig");
+    delete mImpl;
+  }
   ConfigImpl* impl() const { return static_cast<ConfigImpl*>(mImpl); }
 };
 
@@ -407,7 +413,10 @@ class HostMemoryImpl : public Stub_VHostMemory {
 class HostMemoryW : public Stub_IHostMemory {
  public:
   explicit HostMemoryW(HostMemoryImpl* impl) { mImpl = impl; }
-  ~HostMemoryW() noexcept override { delete mImpl; }
+  ~HostMemoryW() noexcept override {
+    trtsim::trace("destroy IHostMemory");
+    delete mImpl;
+  }
 };
 
 // ---- calibrator adapter (trtsim calls the user's object through OUR declarations) -----------
@@ -505,7 +514,10 @@ class BuilderW : public Stub_IBuilder {
     mImpl = impl;
     impl->wrapper = this;
   }
-  ~BuilderW() noexcept override { delete mImpl; }
+  ~BuilderW() noexcept override {
+    trtsim::trace("destroy IBuilder");
+    delete mImpl;
+  }
 };
 
 #if TRTSIM_MAJOR != 8
@@ -581,6 +593,7 @@ class ParserImpl : public Stub_IParser {
   NetworkW* net = nullptr;
   nv::ILogger* logger = nullptr;
   std::vector<std::unique_ptr<ParserErrorImpl>> errors;
+  ~ParserImpl() noexcept override { trtsim::trace("destroy IParser"); }
 
   void add_error(trtsim::ParseIssue is) {
     Sink sink(logger);
@@ -692,7 +705,10 @@ class ParserImpl : public Stub_IParser {
   }
   bool supportsOperator(char const* op) const noexcept override { return trtsim::known_op(op); }
 #if TRTSIM_MAJOR == 8
-  void destroy() noexcept override { delete this; }
+  void destroy() noexcept override {
+    trtsim::trace("IParser::destroy");
+    delete this;
+  }
 #endif
   int getNbErrors() const noexcept override { return int(errors.size()); }
   nvonnxparser::IParserError const* getError(int i) const noexcept override {

@@ -18,12 +18,16 @@
  *   HOSTCUDA_HTOD_FAIL_AFTER=N  host->device copies fail (CUDA_ERROR_ILLEGAL_ADDRESS) after N successes
  *   HOSTCUDA_TOTAL_MEM=BYTES    reported total memory (default 8 GiB)
  *   HOSTCUDA_NO_READONLY_REGISTER=1  report no support for CU_MEMHOSTREGISTER_READ_ONLY
+ *   HOSTCUDA_ASYNC_US=N         streams created from now on run copies on a worker thread, each
+ *                               after N microseconds (0 = synchronous, the default). Freeing or
+ *                               unregistering memory that a queued copy still uses is counted
+ *                               (hostcuda_violations()) and reported on stderr.
  * cuMemHostRegister_v2 rejects unknown flags, ranges overlapping a registered range, and
  * read-only memory (per /proc/self/maps) registered without CU_MEMHOSTREGISTER_READ_ONLY, as the
  * real driver does (it would have to pin the pages writable).
  * hostcuda_set(knob, value) changes a knob at run time (after cuInit), for in-process tests:
  * "OOM_AFTER", "HOSTALLOC_FAIL", "REGISTER_FAIL", "HTOD_FAIL_AFTER", "INTEGRATED",
- * "NO_READONLY_REGISTER"; returns 0, or -1 for an unknown knob.
+ * "NO_READONLY_REGISTER", "ASYNC_US"; returns 0, or -1 for an unknown knob.
  * Introspection for tests: hostcuda_live_allocations(), hostcuda_htod_bytes(),
  * hostcuda_registered_bytes(), hostcuda_ctx_depth() (calling thread), hostcuda_primary_refs(dev).
  */
@@ -60,8 +64,16 @@ enum {
 };
 
 struct hc_ctx { int device; int alive; };
-struct hc_stream { int alive; };
-struct hc_event { struct timespec t; int recorded; };
+/* A stream created while HOSTCUDA_ASYNC_US is set runs its copies and event records on a
+ * worker thread, in order, each copy after a delay: like a GPU, the host returns before the
+ * copy has read its source, so code that reuses or frees a buffer too early gets wrong data
+ * (or a counted violation). Otherwise (async == 0) everything completes at once. */
+struct hc_event;
+struct op { int kind; void *dst; const void *src; size_t n; struct hc_event *ev;
+            unsigned long long ticket; struct op *next; };
+struct hc_stream { int alive; int async; pthread_t th; pthread_mutex_t mu; pthread_cond_t cv;
+                   struct op *head, *tail; unsigned long long enq, done; int quit; };
+struct hc_event { struct timespec t; int recorded; struct hc_stream *s; unsigned long long ticket; };
 
 enum kind { K_DEVICE, K_PINNED, K_REGISTERED };
 struct range { uintptr_t base; size_t len; enum kind kind; struct range *next; };
@@ -75,6 +87,11 @@ static int g_hostalloc_fail;
 static int g_register_fail;
 static int g_no_ro_register;
 static long long g_htod_fail_after = -1;
+static long long g_async_us;
+static unsigned long long g_violations;
+#define MAX_ASYNC_STREAMS 256
+static struct hc_stream *g_async[MAX_ASYNC_STREAMS];
+static int g_n_async;
 static unsigned long long g_total = 8ULL << 30;
 static unsigned long long g_used;
 static struct range *g_ranges;
@@ -122,6 +139,7 @@ CUresult cuInit(unsigned int flags) {
     g_register_fail = (int)env_ll("HOSTCUDA_REGISTER_FAIL", 0);
     g_no_ro_register = (int)env_ll("HOSTCUDA_NO_READONLY_REGISTER", 0);
     g_htod_fail_after = env_ll("HOSTCUDA_HTOD_FAIL_AFTER", -1);
+    g_async_us = env_ll("HOSTCUDA_ASYNC_US", 0);
     g_total = (unsigned long long)env_ll("HOSTCUDA_TOTAL_MEM", (long long)(8ULL << 30));
     g_init = 1;
   }
@@ -251,12 +269,32 @@ CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t bytes) {
   pthread_mutex_unlock(&g_lock);
   return rc;
 }
+/* Called with g_lock held: counts queued copies touching [base, base+len). */
+static void check_pending(uintptr_t base, size_t len, const char *what) {
+  for (int i = 0; i < g_n_async; i++) {
+    struct hc_stream *s = g_async[i];
+    pthread_mutex_lock(&s->mu);
+    for (struct op *o = s->head; o; o = o->next) {
+      if (o->kind != 0) continue;
+      uintptr_t d = (uintptr_t)o->dst, r = (uintptr_t)o->src;
+      if ((d < base + len && base < d + o->n) || (r < base + len && base < r + o->n)) {
+        g_violations++;
+        fprintf(stderr, "hostcuda: %s of %p while a queued copy still uses it\n", what, (void *)base);
+        break;
+      }
+    }
+    pthread_mutex_unlock(&s->mu);
+  }
+}
 CUresult cuMemFree_v2(CUdeviceptr p) {
   NEED_CTX();
   pthread_mutex_lock(&g_lock);
   struct range *r = find_base((uintptr_t)p, K_DEVICE);
   CUresult rc = CUDA_ERROR_INVALID_VALUE;
-  if (r) { g_used -= r->len; free((void *)r->base); del_range(r); rc = CUDA_SUCCESS; }
+  if (r) {
+    check_pending(r->base, r->len, "cuMemFree_v2");
+    g_used -= r->len; free((void *)r->base); del_range(r); rc = CUDA_SUCCESS;
+  }
   pthread_mutex_unlock(&g_lock);
   return rc;
 }
@@ -277,7 +315,7 @@ CUresult cuMemFreeHost(void *p) {
   pthread_mutex_lock(&g_lock);
   struct range *r = find_base((uintptr_t)p, K_PINNED);
   CUresult rc = CUDA_ERROR_INVALID_VALUE;
-  if (r) { free(p); del_range(r); rc = CUDA_SUCCESS; }
+  if (r) { check_pending(r->base, r->len, "cuMemFreeHost"); free(p); del_range(r); rc = CUDA_SUCCESS; }
   pthread_mutex_unlock(&g_lock);
   return rc;
 }
@@ -327,7 +365,7 @@ CUresult cuMemHostUnregister(void *p) {
   pthread_mutex_lock(&g_lock);
   struct range *r = find_base((uintptr_t)p, K_REGISTERED);
   CUresult rc = CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
-  if (r) { del_range(r); rc = CUDA_SUCCESS; }
+  if (r) { check_pending(r->base, r->len, "cuMemHostUnregister"); del_range(r); rc = CUDA_SUCCESS; }
   pthread_mutex_unlock(&g_lock);
   return rc;
 }
@@ -342,7 +380,48 @@ CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *out, void *p, unsigned int fl
   return rc;
 }
 
-static CUresult htod(CUdeviceptr dst, const void *src, size_t n) {
+static void enqueue(struct hc_stream *s, int kind, void *dst, const void *src, size_t n, struct hc_event *ev) {
+  struct op *o = calloc(1, sizeof *o);
+  o->kind = kind; o->dst = dst; o->src = src; o->n = n; o->ev = ev;
+  pthread_mutex_lock(&s->mu);
+  o->ticket = ++s->enq;
+  if (ev) { ev->s = s; ev->ticket = o->ticket; ev->recorded = 1; }
+  if (s->tail) s->tail->next = o; else s->head = o;
+  s->tail = o;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+static void *worker(void *arg) {
+  struct hc_stream *s = arg;
+  pthread_mutex_lock(&s->mu);
+  for (;;) {
+    while (!s->head && !s->quit) pthread_cond_wait(&s->cv, &s->mu);
+    if (!s->head) break;
+    struct op *o = s->head;
+    pthread_mutex_unlock(&s->mu);
+    if (o->kind == 0) {
+      struct timespec d = { g_async_us / 1000000, (g_async_us % 1000000) * 1000 };
+      nanosleep(&d, NULL);
+      if (o->n) memcpy(o->dst, o->src, o->n);
+    } else {
+      clock_gettime(CLOCK_MONOTONIC, &o->ev->t);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->head = o->next;
+    if (!s->head) s->tail = NULL;
+    s->done = o->ticket;
+    free(o);
+    pthread_cond_broadcast(&s->cv);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+static void wait_ticket(struct hc_stream *s, unsigned long long t) {
+  pthread_mutex_lock(&s->mu);
+  while (s->done < t) pthread_cond_wait(&s->cv, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+}
+static CUresult htod_on(CUdeviceptr dst, const void *src, size_t n, struct hc_stream *s) {
   NEED_CTX();
   if (!src && n) return CUDA_ERROR_INVALID_VALUE;
   pthread_mutex_lock(&g_lock);
@@ -357,9 +436,12 @@ static CUresult htod(CUdeviceptr dst, const void *src, size_t n) {
     g_htod_bytes += n;
   }
   pthread_mutex_unlock(&g_lock);
-  if (rc == CUDA_SUCCESS && n) memcpy((void *)(uintptr_t)dst, src, n);
+  if (rc != CUDA_SUCCESS || !n) return rc;
+  if (s && s->async) enqueue(s, 0, (void *)(uintptr_t)dst, src, n, NULL);
+  else memcpy((void *)(uintptr_t)dst, src, n);
   return rc;
 }
+static CUresult htod(CUdeviceptr dst, const void *src, size_t n) { return htod_on(dst, src, n, NULL); }
 static CUresult dtoh(void *dst, CUdeviceptr src, size_t n) {
   NEED_CTX();
   if (!dst && n) return CUDA_ERROR_INVALID_VALUE;
@@ -374,51 +456,115 @@ static int stream_ok(CUstream s) { return s == NULL || s->alive; }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) { return htod(dst, src, n); }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, CUstream s) {
   if (!stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
-  return htod(dst, src, n);
+  return htod_on(dst, src, n, s);
 }
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) { return dtoh(dst, src, n); }
 CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, CUstream s) {
   if (!stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
+  /* Stream order: earlier queued copies on s land first. */
+  if (s && s->async) { pthread_mutex_lock(&s->mu); unsigned long long t = s->enq; pthread_mutex_unlock(&s->mu); wait_ticket(s, t); }
   return dtoh(dst, src, n);
 }
 
 CUresult cuStreamCreate(CUstream *out, unsigned int flags) {
-  (void)flags;
   NEED_CTX();
-  if (!out) return CUDA_ERROR_INVALID_VALUE;
-  CUstream s = calloc(1, sizeof *s); s->alive = 1; *out = s; return CUDA_SUCCESS;
+  if (!out || (flags & ~1u)) return CUDA_ERROR_INVALID_VALUE;
+  CUstream s = calloc(1, sizeof *s);
+  s->alive = 1;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  pthread_mutex_lock(&g_lock);
+  if (g_async_us > 0 && g_n_async < MAX_ASYNC_STREAMS) {
+    s->async = 1;
+    g_async[g_n_async++] = s;
+  }
+  pthread_mutex_unlock(&g_lock);
+  if (s->async) pthread_create(&s->th, NULL, worker, s);
+  *out = s; return CUDA_SUCCESS;
 }
-CUresult cuStreamSynchronize(CUstream s) { NEED_CTX(); return stream_ok(s) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
-CUresult cuStreamQuery(CUstream s) { NEED_CTX(); return stream_ok(s) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
+static void stream_drain(struct hc_stream *s) {
+  if (!s || !s->async) return;
+  pthread_mutex_lock(&s->mu);
+  unsigned long long t = s->enq;
+  pthread_mutex_unlock(&s->mu);
+  wait_ticket(s, t);
+}
+CUresult cuStreamSynchronize(CUstream s) {
+  NEED_CTX();
+  if (!stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
+  stream_drain(s); return CUDA_SUCCESS;
+}
+CUresult cuStreamQuery(CUstream s) {
+  NEED_CTX();
+  if (!stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
+  if (!s || !s->async) return CUDA_SUCCESS;
+  pthread_mutex_lock(&s->mu);
+  int busy = s->done < s->enq;
+  pthread_mutex_unlock(&s->mu);
+  return busy ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
+}
 CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned int flags) {
-  (void)flags; NEED_CTX(); return (stream_ok(s) && e) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+  (void)flags; NEED_CTX();
+  if (!stream_ok(s) || !e) return CUDA_ERROR_INVALID_HANDLE;
+  if (e->s) wait_ticket(e->s, e->ticket);  /* stricter than needed: host waits */
+  return CUDA_SUCCESS;
 }
 CUresult cuStreamDestroy_v2(CUstream s) {
   NEED_CTX();
   if (!s || !s->alive) return CUDA_ERROR_INVALID_HANDLE;
-  s->alive = 0; free(s); return CUDA_SUCCESS;
+  s->alive = 0;
+  if (s->async) {
+    /* Like the driver: returns at once, queued work still completes afterwards (so memory
+     * it uses must not be freed yet). The struct stays for events recorded on it. */
+    pthread_mutex_lock(&s->mu); s->quit = 1; pthread_cond_broadcast(&s->cv); pthread_mutex_unlock(&s->mu);
+    pthread_detach(s->th);
+    return CUDA_SUCCESS;
+  }
+  free(s); return CUDA_SUCCESS;
 }
 CUresult cuEventCreate(CUevent *out, unsigned int flags) {
-  (void)flags;
   NEED_CTX();
-  if (!out) return CUDA_ERROR_INVALID_VALUE;
+  if (!out || (flags & ~0x7u)) return CUDA_ERROR_INVALID_VALUE;
   *out = calloc(1, sizeof **out); return CUDA_SUCCESS;
 }
 CUresult cuEventRecord(CUevent e, CUstream s) {
   NEED_CTX();
   if (!e || !stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
-  clock_gettime(CLOCK_MONOTONIC, &e->t); e->recorded = 1; return CUDA_SUCCESS;
+  if (s && s->async) { enqueue(s, 1, NULL, NULL, 0, e); return CUDA_SUCCESS; }
+  e->s = NULL; clock_gettime(CLOCK_MONOTONIC, &e->t); e->recorded = 1; return CUDA_SUCCESS;
 }
-CUresult cuEventQuery(CUevent e) { NEED_CTX(); return e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
-CUresult cuEventSynchronize(CUevent e) { NEED_CTX(); return e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
+static int event_done(CUevent e) {
+  if (!e->s) return 1;
+  pthread_mutex_lock(&e->s->mu);
+  int d = e->s->done >= e->ticket;
+  pthread_mutex_unlock(&e->s->mu);
+  return d;
+}
+CUresult cuEventQuery(CUevent e) {
+  NEED_CTX();
+  if (!e) return CUDA_ERROR_INVALID_HANDLE;
+  return event_done(e) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
+}
+CUresult cuEventSynchronize(CUevent e) {
+  NEED_CTX();
+  if (!e) return CUDA_ERROR_INVALID_HANDLE;
+  if (e->s) wait_ticket(e->s, e->ticket);
+  return CUDA_SUCCESS;
+}
 CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) {
   NEED_CTX();
   if (!ms || !a || !b) return CUDA_ERROR_INVALID_HANDLE;
-  if (!a->recorded || !b->recorded) return CUDA_ERROR_NOT_READY;
+  if (!a->recorded || !b->recorded || !event_done(a) || !event_done(b)) return CUDA_ERROR_NOT_READY;
   *ms = (float)((b->t.tv_sec - a->t.tv_sec) * 1e3 + (b->t.tv_nsec - a->t.tv_nsec) / 1e6);
   return CUDA_SUCCESS;
 }
-CUresult cuEventDestroy_v2(CUevent e) { NEED_CTX(); if (!e) return CUDA_ERROR_INVALID_HANDLE; free(e); return CUDA_SUCCESS; }
+CUresult cuEventDestroy_v2(CUevent e) {
+  NEED_CTX();
+  if (!e) return CUDA_ERROR_INVALID_HANDLE;
+  /* The driver releases a pending event once it completes; here: wait, then free. */
+  if (e->s) wait_ticket(e->s, e->ticket);
+  free(e); return CUDA_SUCCESS;
+}
 
 static const char *err_name(CUresult e) {
   switch (e) {
@@ -496,7 +642,9 @@ int hostcuda_set(const char *knob, long long v) {
   else if (!strcmp(knob, "HTOD_FAIL_AFTER")) g_htod_fail_after = v;
   else if (!strcmp(knob, "INTEGRATED")) g_integrated = (int)v;
   else if (!strcmp(knob, "NO_READONLY_REGISTER")) g_no_ro_register = (int)v;
+  else if (!strcmp(knob, "ASYNC_US")) g_async_us = v;
   else rc = -1;
   pthread_mutex_unlock(&g_lock);
   return rc;
 }
+unsigned long long hostcuda_violations(void) { return g_violations; }
