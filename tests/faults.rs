@@ -453,6 +453,16 @@ fn no_driver_library() {
 }
 
 #[test]
+fn device_ordinal_out_of_range() {
+    check_failure(
+        &["--device", "3"],
+        &[("HOSTCUDA_DEVICES", "2")],
+        2,
+        &["error: --device 3: this machine has 2 CUDA device(s) (ordinals 0..1)"],
+    );
+}
+
+#[test]
 fn cumemalloc_out_of_memory() {
     // The feed allocates 3 device slots; the first, second and third allocation fail in turn.
     for n in ["0", "1", "2"] {
