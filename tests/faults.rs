@@ -611,6 +611,48 @@ fn stderr_reader_gone() {
     assert_no_temp_files(&s, "stderr reader gone");
 }
 
+/// Copies that complete later (HOSTCUDA_ASYNC_US: hostcuda runs them on a worker thread, as a
+/// GPU does) on every feed path: a normal run gives exactly the reference outputs, and a copy
+/// failure or a panic mid-calibration tears the feed down without freeing or unregistering
+/// memory that a queued copy still uses (hostcuda reports that on stderr).
+#[test]
+fn asynchronous_copies_on_normal_and_failing_runs() {
+    const VIOLATION: &str = "while a queued copy still uses it";
+    let (c, e) = &refs(10)[0];
+    for feed in ["auto", "staged", "registered"] {
+        let s = Setup::new(10);
+        let o = s.run(&["--feed", feed], &[("HOSTCUDA_ASYNC_US", "2000")]);
+        assert_exit(&o, 0, feed);
+        let err = text(&o.stderr);
+        assert!(!err.contains(VIOLATION), "{feed}: {err}");
+        assert_eq!(&std::fs::read(s.cache()).unwrap(), c, "{feed}");
+        assert_eq!(&std::fs::read(s.engine()).unwrap(), e, "{feed}");
+        for (knob, value, want) in [
+            (
+                "HOSTCUDA_HTOD_FAIL_AFTER",
+                "2",
+                "cuMemcpyHtoDAsync_v2(393216 bytes) failed",
+            ),
+            ("TRTQ_TEST_PANIC", "getbatch", "a callback panicked"),
+        ] {
+            let what = format!("--feed {feed}, {knob}={value}");
+            let s = Setup::new(10);
+            let old_cache = precreate(&s);
+            let o = s.run(
+                &["--feed", feed],
+                &[("HOSTCUDA_ASYNC_US", "2000"), (knob, value)],
+            );
+            assert_exit(&o, 1, &what);
+            let err = text(&o.stderr);
+            assert!(err.contains(want), "{what}: {err}");
+            assert!(!err.contains(VIOLATION), "{what}: {err}");
+            assert_eq!(std::fs::read(s.cache()).unwrap(), old_cache, "{what}");
+            assert_eq!(std::fs::read(s.engine()).unwrap(), OLD_ENGINE, "{what}");
+            assert_no_temp_files(&s, &what);
+        }
+    }
+}
+
 // ---- panics inside Rust callbacks called from C++ ----------------------------------------
 
 /// TRTQ_TEST_PANIC makes one callback panic: the panic is caught at the C boundary, the
