@@ -217,6 +217,9 @@ pub struct CalibReport {
     pub calibration_time: Duration,
     /// Time TensorRT waited inside getBatch for data (feed waits included).
     pub wait_time: Duration,
+    /// The part of `wait_time` spent in the first getBatch: the first batch cannot overlap
+    /// anything, so steady-state waiting is `wait_time - first_wait`.
+    pub first_wait: Option<Duration>,
 }
 
 /// The calibrator handed to [`trt::Session::build`].
@@ -275,6 +278,7 @@ impl<'a> FeedCalibrator<'a> {
     fn answer(&mut self, started: Instant) {
         let now = Instant::now();
         self.report.wait_time += now - started;
+        self.report.first_wait.get_or_insert(now - started);
         self.last_answer = Some(now);
         if let Some(f) = self.first_request {
             self.report.calibration_time = now - f;

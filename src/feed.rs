@@ -363,6 +363,21 @@ impl Feed {
         })
     }
 
+    /// Starts filling the device slots now instead of at the first [`Feed::next`], so the
+    /// first batch is ready when the consumer asks (calibrate calls this before TensorRT's
+    /// build; `bench-feed` does not, so its timings include the first batch). Idempotent.
+    pub fn start(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        if let Some(tx) = &self.free_tx {
+            for s in 0..self.depth {
+                let _ = tx.send(s);
+            }
+        }
+    }
+
     /// Device pointers of the next batch, one per input in the order of the data set's inputs,
     /// or `None` at the end. The data is complete on the device when this returns. The
     /// pointers stay valid until the next call, which hands their memory back for refilling:
@@ -371,13 +386,8 @@ impl Feed {
     // Not `Iterator`: each item borrows the feed (the pointers are valid until the next call).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<&[DevicePtr]>> {
+        self.start();
         if let Some(tx) = &self.free_tx {
-            if !self.started {
-                self.started = true;
-                for s in 0..self.depth {
-                    let _ = tx.send(s);
-                }
-            }
             if let Some(slot) = self.current.take() {
                 let _ = tx.send(slot);
             }

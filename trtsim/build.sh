@@ -5,7 +5,8 @@
 # (TEST_LIBS defaults to target/test-libs). CXX (default c++) and PYTHON (default python3) may be
 # set. The TensorRT classes are compiled against OUR declarations shim/abi/trt8.hpp and
 # trt10.hpp; gen_stubs.py derives the full-vtable base classes from them with the compiler.
-# Rebuilds only what is older than its sources.
+# Rebuilds only what is older than its sources. TRTSIM_CXXFLAGS adds compiler flags (e.g.
+# "-fsanitize=address,undefined" with its own TEST_LIBS, since flag changes are not tracked).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -16,6 +17,8 @@ py="${PYTHON:-python3}"
 src="$here/src"
 mkdir -p "$obj" "$out/8" "$out/10"
 flags=(-std=c++17 -O2 -g -fPIC -fvisibility=hidden -Wall -Wextra -Werror -I"$src" -I"$obj" -I"$root/shim/abi")
+# shellcheck disable=SC2206
+flags+=(${TRTSIM_CXXFLAGS:-})
 
 # stale TARGET DEP... : true when TARGET is missing or older than any DEP
 stale() {

@@ -85,7 +85,7 @@ class Logger(trt.ILogger):
 
 
 def fnv1a(data):
-    h = 1469598103934665603
+    h = 14695981039346656037
     for b in data:
         h ^= b
         h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
@@ -414,6 +414,36 @@ def parser_errors_with_nodes():
     assert n.num_inputs == 1
     assert not p.parse_from_file(os.path.join(FIX, "does-not-exist.onnx"))
     assert "does-not-exist.onnx" in p.get_error(0).desc()
+
+
+@test
+def mutated_models_never_crash_the_parser():
+    import random
+    rng = random.Random(1)
+    seeds = [read(f) for f in ("yolo_static.onnx", "yolo_dynamic.onnx", "two_inputs.onnx", "int_input.onnx")]
+    # NVIDIA's own C++ logger: mutated names are not UTF-8, which a Python ILogger cannot receive
+    log = trt.Logger(trt.Logger.INTERNAL_ERROR)
+    b = trt.Builder(log)
+    accepted = rejected = 0
+    for _ in range(400):
+        d = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(d))
+            k = rng.randrange(3)
+            if k == 0:
+                d[pos] = rng.randrange(256)
+            elif k == 1:
+                del d[pos:pos + rng.randint(1, 20)]
+            else:
+                d[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 5)))
+        n = b.create_network(net_flags())
+        p = trt.OnnxParser(n, log)
+        if p.parse(bytes(d)):
+            accepted += 1
+        else:
+            rejected += 1
+            assert p.num_errors >= 1 and p.get_error(0).code() != trt.ErrorCode.SUCCESS
+    assert rejected > 300, (accepted, rejected)
 
 
 @test
