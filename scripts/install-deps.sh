@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing trtq-lite needs on a fresh Debian/Ubuntu machine with a
 # Rust toolchain (rustup): a C/C++ compiler (the shim, the test libraries) and libclang
-# (bindgen). With --tests also what the test steps use: rustfmt/clippy and NumPy.
+# (bindgen). With --tests also what the test steps use: rustfmt/clippy, NumPy and valgrind.
 # Quick and silent when everything is there; uses apt-get and pip only when something is missing.
 set -euo pipefail
 tests=0
@@ -13,6 +13,8 @@ command -v python3 >/dev/null || need+=(python3)
 # bindgen (a build-dependency) loads libclang at build time.
 ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/x86_64-linux-gnu/libclang-*.so* /usr/lib/aarch64-linux-gnu/libclang-*.so* >/dev/null 2>&1 ||
   need+=(libclang-dev)
+# scripts/test.d/70-valgrind.sh runs calibrate under memcheck.
+[ $tests = 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo=sudo

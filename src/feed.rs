@@ -542,15 +542,17 @@ impl Producer {
             let mut res = self.produce(&data, &mut regs, this, b, slot);
             if auto_measure && this == FeedPath::Registered {
                 if let Err(e) = res {
-                    // Registration is an optimisation: when the driver refuses it, stage.
+                    // Registration is an optimisation: when the driver refuses it, or a copy
+                    // from the registered file fails, stage (the error names which call).
                     let _ = self.ready_tx.send(Ok(Msg::Warning(format!(
-                        "registering the data file for direct copies failed ({e}); using staged copies"
+                        "direct copies from the registered data file failed ({e}); using staged copies"
                     ))));
                     regs.iter_mut().for_each(|r| *r = None);
                     path = FeedPath::Staged;
                     let _ = self.ready_tx.send(Ok(Msg::Decided {
                         path,
-                        decision: "auto: staged (registering the file failed)".into(),
+                        decision: "auto: staged (direct copies from the registered file failed)"
+                            .into(),
                     }));
                     res = self.produce(&data, &mut regs, path, b, slot);
                     if let Err(e) = res {

@@ -509,6 +509,7 @@ pub fn run(a: Args) -> Result<()> {
     let bound = ctx.bind()?;
     let level = log_level;
     let log: trt::LogFn = Box::new(move |sev, msg| {
+        calib::test_panic("log");
         if sev <= level {
             eprintln!("[TensorRT] {}: {}", sev.name(), msg.trim_end());
         }
@@ -612,6 +613,14 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => None,
     };
+    // A fallback (e.g. pinned memory exhausted -> pageable copies) is said at once; the
+    // feed may add more while it runs, said after the build.
+    let early_warnings = feed.as_ref().map_or(0, |f| f.stats().warnings.len());
+    if let Some(f) = &feed {
+        for w in &f.stats().warnings {
+            eprintln!("warning: {w}");
+        }
+    }
 
     let opts = trt::BuildOptions {
         int8: true,
@@ -639,11 +648,23 @@ pub fn run(a: Args) -> Result<()> {
     let build_time = started.elapsed();
     calibrator.finish_progress();
     let report = calibrator.report().clone();
+    if let Some(f) = calibrator.feed() {
+        for w in f.stats().warnings.iter().skip(early_warnings) {
+            eprintln!("warning: {w}");
+        }
+    }
     if report.interrupted || interrupt::requested() {
         eprintln!("interrupted: nothing was written");
         return Err(Error::Interrupted);
     }
-    let plan = built?;
+    let plan = built.map_err(|e| match e {
+        // A calibrator that was never asked for data is the likeliest cause; say so.
+        Error::Trt { call, msg } if !report.asked_for_batches && data.is_some() => Error::Trt {
+            call,
+            msg: format!("{msg} (TensorRT never asked the calibrator for a batch)"),
+        },
+        e => e,
+    })?;
     let feed_stats = calibrator
         .feed()
         .map(|f| (f.path().name(), f.stats().clone()));
@@ -671,7 +692,14 @@ pub fn run(a: Args) -> Result<()> {
         }
         None if took_cache => CacheAction::Reused,
         None => {
-            eprintln!("warning: TensorRT wrote no calibration cache");
+            eprintln!(
+                "warning: TensorRT wrote no calibration cache; {}",
+                if a.cache.exists() {
+                    format!("{} is left as it was", a.cache.display())
+                } else {
+                    format!("{} was not created", a.cache.display())
+                }
+            );
             CacheAction::None
         }
     };
