@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing trtq-lite needs on a fresh Debian/Ubuntu machine with a
 # Rust toolchain (rustup): a C/C++ compiler (the shim, the test libraries) and libclang
-# (bindgen). With --tests also what the test steps use: rustfmt/clippy, NumPy, and for the
-# Jetson smoke test the aarch64 cross compiler, qemu-user and the rustup target.
+# (bindgen). With --tests also what the test steps use: rustfmt/clippy, NumPy, valgrind, and
+# for the Jetson smoke test the aarch64 cross compiler, qemu-user and the rustup target.
 # Quick and silent when everything is there; uses apt-get and pip only when something is missing.
 set -euo pipefail
 tests=0
@@ -14,6 +14,8 @@ command -v python3 >/dev/null || need+=(python3)
 # bindgen (a build-dependency) loads libclang at build time.
 ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/x86_64-linux-gnu/libclang-*.so* /usr/lib/aarch64-linux-gnu/libclang-*.so* >/dev/null 2>&1 ||
   need+=(libclang-dev)
+# scripts/test.d/70-valgrind.sh runs calibrate under memcheck.
+[ $tests = 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
 if [ $tests = 1 ]; then
   # The Jetson cross build and its emulated smoke test (scripts/test.d/80-aarch64-smoke.sh).
   command -v aarch64-linux-gnu-g++ >/dev/null || need+=(g++-aarch64-linux-gnu)

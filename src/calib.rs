@@ -9,6 +9,7 @@
 use std::io::IsTerminal;
 use std::os::raw::c_void;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::cache::{self, Cache, TrtVersion};
@@ -16,6 +17,20 @@ use crate::error::{Error, Result};
 use crate::feed::Feed;
 use crate::interrupt;
 use crate::trt;
+
+/// Test hook, not a user feature: `TRTQ_TEST_PANIC=getbatch|readcache|writecache|log` makes
+/// that callback panic, so tests/faults.rs can show through the binary that a panic inside
+/// a callback called from C++ ends as a clean error (exit 1), never an abort. Read once.
+pub fn test_panic(point: &str) {
+    static HOOK: OnceLock<Option<String>> = OnceLock::new();
+    if HOOK
+        .get_or_init(|| std::env::var("TRTQ_TEST_PANIC").ok())
+        .as_deref()
+        == Some(point)
+    {
+        panic!("test hook TRTQ_TEST_PANIC={point}");
+    }
+}
 
 /// What to do with an existing calibration cache, decided before TensorRT runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,6 +217,9 @@ pub struct CalibReport {
     pub calibration_time: Duration,
     /// Time TensorRT waited inside getBatch for data (feed waits included).
     pub wait_time: Duration,
+    /// The part of `wait_time` spent in the first getBatch: the first batch cannot overlap
+    /// anything, so steady-state waiting is `wait_time - first_wait`.
+    pub first_wait: Option<Duration>,
 }
 
 /// The calibrator handed to [`trt::Session::build`].
@@ -260,6 +278,7 @@ impl<'a> FeedCalibrator<'a> {
     fn answer(&mut self, started: Instant) {
         let now = Instant::now();
         self.report.wait_time += now - started;
+        self.report.first_wait.get_or_insert(now - started);
         self.last_answer = Some(now);
         if let Some(f) = self.first_request {
             self.report.calibration_time = now - f;
@@ -273,6 +292,7 @@ impl trt::Calibrator for FeedCalibrator<'_> {
     }
 
     fn next_batch(&mut self, names: &[&str], bindings: &mut [*mut c_void]) -> Result<bool> {
+        test_panic("getbatch");
         let started = Instant::now();
         self.first_request.get_or_insert(started);
         self.report.asked_for_batches = true;
@@ -344,11 +364,13 @@ impl trt::Calibrator for FeedCalibrator<'_> {
     }
 
     fn read_cache(&mut self) -> Result<Option<Vec<u8>>> {
+        test_panic("readcache");
         self.report.offered_cache = self.cache.is_some();
         Ok(self.cache.clone())
     }
 
     fn write_cache(&mut self, cache: &[u8]) -> Result<()> {
+        test_panic("writecache");
         self.report.written_cache = Some(cache.to_vec());
         Ok(())
     }

@@ -41,7 +41,7 @@ pub fn requested() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// Set the flag as a SIGINT would (tests, and the `TRTQ_TEST_INTERRUPT_AFTER` hook).
+/// Set the flag as a SIGINT would (for in-process tests; the end-to-end tests send a real SIGINT).
 pub fn raise_for_test() {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }

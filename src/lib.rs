@@ -19,6 +19,23 @@
 //! - [`cli`]: argh argument structs and the subcommands; `main.rs` only dispatches.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// Diagnostics on stderr are best effort. std's `eprintln!`/`eprint!` panic when the write
+// fails (stderr piped into a reader that exited, `2>log` on a full disk), which would end a
+// calibration with exit 101 and no outputs, or panic inside a Drop, over a lost message.
+// These two shadow std's in every module declared below (textual macro scope).
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr().lock(), $($arg)*);
+    }};
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::write!(::std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod cache;
 pub mod calib;
 pub mod cli;

@@ -1,6 +1,8 @@
 //! `trtq-lite` binary: parse arguments (before any GPU or TensorRT resource is touched), then
 //! hand over to the library. Usage errors exit 2, as documented in README.
 
+use std::io::Write;
+
 use argh::FromArgs;
 use trtq_lite::cli::TopLevel;
 use trtq_lite::error::exit;
@@ -19,14 +21,15 @@ fn main() {
                 print!("{}", early.output);
                 std::process::exit(exit::OK);
             }
-            eprint!("{}", early.output);
+            // Not eprint!: it panics when stderr is gone, and the exit code must survive.
+            let _ = write!(std::io::stderr(), "{}", early.output);
             std::process::exit(exit::BAD_INPUT);
         }
     };
     match trtq_lite::cli::run(top) {
         Ok(()) => std::process::exit(exit::OK),
         Err(e) => {
-            eprintln!("{}", e.chain());
+            let _ = writeln!(std::io::stderr(), "{}", e.chain());
             std::process::exit(e.exit_code());
         }
     }

@@ -43,6 +43,7 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
             source,
         });
     }
+    test_pause_before_rename(dest, &tmp);
     if let Err(source) = fs::rename(&tmp, dest) {
         let _ = fs::remove_file(&tmp);
         return Err(Error::Io {
@@ -51,7 +52,35 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
             source,
         });
     }
+    // The rename lives in the folder: sync it too, so that after a power loss the name
+    // holds the new file, not the old one. Best effort: some file systems refuse to sync
+    // a folder, and the file itself is already complete either way.
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
+}
+
+/// Test hook, not a user feature: with `TRTQ_TEST_PAUSE_BEFORE_RENAME` set to the
+/// destination (as given, or its file name), stop once the temporary file is complete and
+/// synced, say so on stderr and sleep, so tests/faults.rs can SIGKILL the process at exactly
+/// that moment and check that the previous file survived.
+fn test_pause_before_rename(dest: &Path, tmp: &Path) {
+    let Some(want) = std::env::var_os("TRTQ_TEST_PAUSE_BEFORE_RENAME") else {
+        return;
+    };
+    if dest.as_os_str() == want || dest.file_name() == Some(want.as_os_str()) {
+        eprintln!(
+            "test hook: paused before renaming {} to {}",
+            tmp.display(),
+            dest.display()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
 }
 
 #[cfg(test)]

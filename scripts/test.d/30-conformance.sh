@@ -21,7 +21,6 @@ mkdir -p "$wheels"
 libs="$root/target/test-libs"
 [ -f "$libs/trtsim/8/libnvinfer.so.8" ] && [ -f "$libs/hostcuda/libcuda.so.1" ] || bash scripts/build-test-libs.sh >/dev/null
 
-# PIP_ROOT_USER_ACTION: CI runs as root; older pips have no --root-user-action before the command.
 pip_() { PIP_ROOT_USER_ACTION=ignore "$py" -m pip --disable-pip-version-check -q "$@"; }
 
 # tensorrt_bindings wheels: one --target folder each (they share the package name).

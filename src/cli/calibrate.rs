@@ -390,6 +390,19 @@ fn check_output_folder(flag: &str, path: &Path) -> Result<()> {
     }
 }
 
+/// True when `a` and `b` name the same file: equal paths, or equal after resolving their
+/// folders (the files themselves need not exist).
+fn same_file(a: &Path, b: &Path) -> bool {
+    fn resolved(p: &Path) -> Option<PathBuf> {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(dir.canonicalize().ok()?.join(p.file_name()?))
+    }
+    a == b || matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
+}
+
 /// What happened to the cache file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CacheAction {
@@ -457,6 +470,24 @@ pub fn run(a: Args) -> Result<()> {
     }
     check_output_folder("cache", &a.cache)?;
     check_output_folder("engine", &a.engine)?;
+    // Now that both folders exist, catch the same file under two spellings (`out/m` and
+    // `./out/m`, a symlinked folder), and outputs that would overwrite the model.
+    if same_file(&a.cache, &a.engine) {
+        return Err(Error::Usage(format!(
+            "--cache {} and --engine {} name the same file",
+            a.cache.display(),
+            a.engine.display()
+        )));
+    }
+    for (flag, out) in [("cache", &a.cache), ("engine", &a.engine)] {
+        if same_file(out, &a.model) {
+            return Err(Error::Usage(format!(
+                "--{flag} {} is the model {}: writing it would destroy the model",
+                out.display(),
+                a.model.display()
+            )));
+        }
+    }
     let model = std::fs::read(&a.model).map_err(|source| Error::ReadInput {
         path: a.model.clone(),
         source,
@@ -478,6 +509,7 @@ pub fn run(a: Args) -> Result<()> {
     let bound = ctx.bind()?;
     let level = log_level;
     let log: trt::LogFn = Box::new(move |sev, msg| {
+        calib::test_panic("log");
         if sev <= level {
             eprintln!("[TensorRT] {}: {}", sev.name(), msg.trim_end());
         }
@@ -563,16 +595,32 @@ pub fn run(a: Args) -> Result<()> {
     });
     let order: Vec<String> = resolved.specs.iter().map(|s| s.name.clone()).collect();
     let feed = match &data {
-        Some(ds) => Some(Feed::new(
-            &ctx,
-            ds.clone(),
-            FeedOptions {
-                mode: a.feed,
-                ..FeedOptions::default()
-            },
-        )?),
+        Some(ds) => {
+            let mut f = Feed::new(
+                &ctx,
+                ds.clone(),
+                FeedOptions {
+                    mode: a.feed,
+                    ..FeedOptions::default()
+                },
+            )?;
+            // Fill the first batches while TensorRT prepares (it takes seconds before its
+            // first getBatch), unless a cache will most likely spare the data altogether.
+            if reuse.is_none() {
+                f.start();
+            }
+            Some(f)
+        }
         None => None,
     };
+    // A fallback (e.g. pinned memory exhausted -> pageable copies) is said at once; the
+    // feed may add more while it runs, said after the build.
+    let early_warnings = feed.as_ref().map_or(0, |f| f.stats().warnings.len());
+    if let Some(f) = &feed {
+        for w in &f.stats().warnings {
+            eprintln!("warning: {w}");
+        }
+    }
 
     let opts = trt::BuildOptions {
         int8: true,
@@ -600,11 +648,23 @@ pub fn run(a: Args) -> Result<()> {
     let build_time = started.elapsed();
     calibrator.finish_progress();
     let report = calibrator.report().clone();
+    if let Some(f) = calibrator.feed() {
+        for w in f.stats().warnings.iter().skip(early_warnings) {
+            eprintln!("warning: {w}");
+        }
+    }
     if report.interrupted || interrupt::requested() {
         eprintln!("interrupted: nothing was written");
         return Err(Error::Interrupted);
     }
-    let plan = built?;
+    let plan = built.map_err(|e| match e {
+        // A calibrator that was never asked for data is the likeliest cause; say so.
+        Error::Trt { call, msg } if !report.asked_for_batches && data.is_some() => Error::Trt {
+            call,
+            msg: format!("{msg} (TensorRT never asked the calibrator for a batch)"),
+        },
+        e => e,
+    })?;
     let feed_stats = calibrator
         .feed()
         .map(|f| (f.path().name(), f.stats().clone()));
@@ -613,19 +673,33 @@ pub fn run(a: Args) -> Result<()> {
     drop(bound);
 
     // Outputs: only now, after the whole build succeeded.
+    // TensorRT took the cache if it asked for no batch. It may still hand the same bytes back
+    // to writeCalibrationCache (TensorRT releases do): that is the cache reused, not a new one.
+    let took_cache = report.offered_cache && !report.asked_for_batches;
     let cache_action = match &report.written_cache {
         Some(bytes) => {
             let old = std::fs::read(&a.cache).ok();
             if old.as_deref() == Some(bytes.as_slice()) {
-                CacheAction::Unchanged
+                if took_cache {
+                    CacheAction::Reused
+                } else {
+                    CacheAction::Unchanged
+                }
             } else {
                 outfile::write_atomic(&a.cache, bytes)?;
                 CacheAction::Written
             }
         }
-        None if report.offered_cache && !report.asked_for_batches => CacheAction::Reused,
+        None if took_cache => CacheAction::Reused,
         None => {
-            eprintln!("warning: TensorRT wrote no calibration cache");
+            eprintln!(
+                "warning: TensorRT wrote no calibration cache; {}",
+                if a.cache.exists() {
+                    format!("{} is left as it was", a.cache.display())
+                } else {
+                    format!("{} was not created", a.cache.display())
+                }
+            );
             CacheAction::None
         }
     };
@@ -670,6 +744,10 @@ pub fn run(a: Args) -> Result<()> {
             ),
             ("calibration_s", calib_secs.into()),
             ("wait_s", report.wait_time.as_secs_f64().into()),
+            (
+                "wait_first_s",
+                report.first_wait.unwrap_or_default().as_secs_f64().into(),
+            ),
             ("feed_wait_s", waited.as_secs_f64().into()),
             ("feed_path", feed_path.map(str::to_string).into()),
             ("feed_gbps", gbps.into()),

@@ -362,7 +362,9 @@ unsafe extern "C" fn log_cb(user: *mut c_void, severity: i32, msg: *const c_char
             }
             e.push(text.clone());
         }
-        if sev <= bridge.level {
+        // A sink that panicked once is not called again: the panic is already the error,
+        // and a log storm would otherwise print one panic per message.
+        if sev <= bridge.level && lock(&bridge.panic).is_none() {
             (lock(&bridge.sink))(sev, &text);
         }
     }));

@@ -85,7 +85,7 @@ class Logger(trt.ILogger):
 
 
 def fnv1a(data):
-    h = 1469598103934665603
+    h = 14695981039346656037
     for b in data:
         h ^= b
         h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF

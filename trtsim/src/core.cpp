@@ -3,14 +3,17 @@
 #include "core.hpp"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace trtsim {
 
@@ -132,7 +135,7 @@ std::string dims_str(const std::vector<int64_t>& d) {
 
 namespace {
 
-uint64_t fnv1a(const void* p, size_t n, uint64_t h = 1469598103934665603ULL) {
+uint64_t fnv1a(const void* p, size_t n, uint64_t h = 14695981039346656037ULL) {
   const uint8_t* b = static_cast<const uint8_t*>(p);
   for (size_t i = 0; i < n; ++i) {
     h ^= b[i];
@@ -246,6 +249,84 @@ float entropy_threshold(const std::vector<double>& h, float amax, bool fold_outl
   }
   return float((best_i + 0.5) * (double(amax) / kBins));
 }
+
+// Calibration values of one input, all batches. In RAM by default; with TRTSIM_SPILL_DIR set, in
+// an unlinked temporary file there, so a benchmark's peak RSS is the calibrator's and not
+// trtsim's (a 512-image 640x640 set is 2.5 GB of values, held until the build ends). Thresholds
+// are the same either way: the histogram only counts values, in any order.
+class ValueStore {
+ public:
+  ValueStore() = default;
+  ValueStore(const ValueStore&) = delete;
+  ValueStore& operator=(const ValueStore&) = delete;
+  ~ValueStore() {
+    if (spill_) std::fclose(spill_);
+  }
+  bool empty() const { return count_ == 0; }
+  float amax() const { return amax_; }
+  // False (with `err` set) when the spill file cannot be created or written.
+  bool append(const std::vector<float>& v, std::string& err) {
+    for (float x : v) amax_ = std::max(amax_, x);
+    count_ += v.size();
+    const char* dir = std::getenv("TRTSIM_SPILL_DIR");
+    if (!dir || !*dir) {
+      mem_.insert(mem_.end(), v.begin(), v.end());
+      return true;
+    }
+    if (!spill_) {
+      std::string tmpl = std::string(dir) + "/trtsim-values-XXXXXX";
+      std::vector<char> path(tmpl.begin(), tmpl.end());
+      path.push_back(0);
+      int fd = mkstemp(path.data());
+      if (fd < 0 || !(spill_ = fdopen(fd, "w+b"))) {
+        err = "TRTSIM_SPILL_DIR: cannot create a file in " + std::string(dir) + ": " + std::strerror(errno);
+        if (fd >= 0) close(fd);
+        return false;
+      }
+      unlink(path.data());
+    }
+    if (std::fwrite(v.data(), sizeof(float), v.size(), spill_) != v.size()) {
+      err = "TRTSIM_SPILL_DIR: write failed: " + std::string(std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+  bool spilled() const { return spill_ != nullptr; }
+  // Calls fn(values, n) over everything stored, in chunks.
+  template <class F>
+  bool each(F fn) {
+    if (!spill_) {
+      fn(mem_.data(), mem_.size());
+      return true;
+    }
+    if (std::fflush(spill_) != 0 || std::fseek(spill_, 0, SEEK_SET) != 0) return false;
+    std::vector<float> buf(size_t(1) << 22);
+    size_t left = count_;
+    while (left) {
+      size_t n = std::fread(buf.data(), sizeof(float), std::min(left, buf.size()), spill_);
+      if (n == 0) return false;
+      fn(buf.data(), n);
+      left -= n;
+    }
+    return true;
+  }
+  // Moves the values into `out` (the store is empty afterwards when they were in RAM).
+  bool load(std::vector<float>& out) {
+    if (!spill_) {
+      out.swap(mem_);
+      return true;
+    }
+    out.clear();
+    out.reserve(count_);
+    return each([&](const float* p, size_t n) { out.insert(out.end(), p, p + n); });
+  }
+
+ private:
+  std::vector<float> mem_;
+  FILE* spill_ = nullptr;
+  size_t count_ = 0;
+  float amax_ = 0;
+};
 
 std::string hex8(float scale) {
   char b[16];
@@ -462,6 +543,13 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
       }
       res.source = "cache";
       logf(log, kINFO, "Calibration table read from the cache (%zu entries); calibration skipped.", ce.entries.size());
+      // TRTSIM_CACHE_WRITEBACK=1: hand the cache just read back to writeCalibrationCache, as
+      // TensorRT releases do, so callers can be tested for not rewriting an unchanged cache.
+      if (const char* wb = std::getenv("TRTSIM_CACHE_WRITEBACK"); wb && std::strcmp(wb, "1") == 0) {
+        c->write_cache(cache, len);
+        trace("writeCalibrationCache len=%zu fnv=%016llx (write-back of the cache read)", len,
+              (unsigned long long)fnv1a(cache, len));
+      }
       return true;
     }
   }
@@ -490,10 +578,15 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
   size_t n = net.inputs.size();
   std::vector<const char*> names(n);
   for (size_t i = 0; i < n; ++i) names[i] = net.inputs[i]->name.c_str();
-  std::vector<std::vector<float>> absvals(n);
+  std::vector<ValueStore> stores(n);
+  std::vector<float> batch_abs;
   std::vector<uint8_t> host;
   long max_batches = 1000000;
   if (const char* mb = std::getenv("TRTSIM_MAX_BATCHES")) max_batches = std::atol(mb);
+  // TRTSIM_BATCH_DELAY_MS: pause after each batch, as a real build computing statistics would,
+  // so tests can interrupt a calibration in progress.
+  long delay_ms = 0;
+  if (const char* d = std::getenv("TRTSIM_BATCH_DELAY_MS")) delay_ms = std::max(0L, std::atol(d));
   bool skip = fail_knob("no_getbatch");
   if (skip) trace("getBatch skipped (TRTSIM_FAIL=no_getbatch)");
   while (!skip) {
@@ -521,6 +614,8 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
       }
       double sum = 0;
       if (t->type == kFLOAT || t->type == kHALF) {
+        batch_abs.clear();
+        batch_abs.reserve(shapes[i].count);
         for (size_t k = 0; k < shapes[i].count; ++k) {
           float v;
           if (t->type == kFLOAT) std::memcpy(&v, &host[k * 4], 4);
@@ -530,14 +625,22 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
             v = half_to_float(h);
           }
           sum += double(v);
-          absvals[i].push_back(std::fabs(v));
+          batch_abs.push_back(std::fabs(v));
+        }
+        std::string serr;
+        if (!stores[i].append(batch_abs, serr)) {
+          logf(log, kERROR, "Calibration batch %d: %s", res.batches, serr.c_str());
+          return false;
         }
       }
-      trace("batch %d input %zu %s bytes=%zu fnv=%016llx sum=%.6e", res.batches, i, t->name.c_str(), bytes,
-            (unsigned long long)fnv1a(host.data(), bytes), sum);
+      // Only when tracing: hashing every byte costs seconds on a benchmark-sized set.
+      if (const char* tp = std::getenv("TRTSIM_TRACE"); tp && *tp)
+        trace("batch %d input %zu %s bytes=%zu fnv=%016llx sum=%.6e", res.batches, i, t->name.c_str(), bytes,
+              (unsigned long long)fnv1a(host.data(), bytes), sum);
     }
     logf(log, kVERBOSE, "Calibrated batch %d.", res.batches);
     ++res.batches;
+    if (delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
   }
   if (fail_knob("getbatch_after_false")) {
     std::vector<void*> bindings(n, nullptr);
@@ -554,11 +657,36 @@ bool calibrate(const NetworkModel& net, const BuildConfig& cfg, LogSink* log, Ca
   double cutoff = legacy ? c->regression_cutoff() : 0.0;
   if (legacy) trace("legacy quantile=%.17g regression_cutoff=%.17g", q, cutoff);
   std::vector<float> amax(n, 0.0f);
+  std::vector<std::vector<float>> absvals(n);  // filled only where all values are needed at once
   float largest = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (absvals[i].empty()) continue;
-    for (float v : absvals[i]) amax[i] = std::max(amax[i], v);
-    float thr = amax_for(res.algo, absvals[i], q);
+    if (stores[i].empty()) continue;
+    amax[i] = stores[i].amax();
+    float thr = 0;
+    bool ok = true;
+    if (stores[i].spilled() && (res.algo == kENTROPY2 || res.algo == kENTROPY)) {
+      // The same histogram as histogram(), filled chunk by chunk from the spill file.
+      std::vector<double> h(kBins, 0.0);
+      if (amax[i] > 0) {
+        double width = double(amax[i]) / kBins;
+        ok = stores[i].each([&](const float* p, size_t m) {
+          for (size_t k = 0; k < m; ++k) {
+            int b = int(double(p[k]) / width);
+            h[std::min(std::max(b, 0), kBins - 1)] += 1.0;
+          }
+        });
+      }
+      thr = entropy_threshold(h, amax[i], res.algo == kENTROPY2);
+    } else if (stores[i].spilled() && res.algo == kMINMAX) {
+      thr = amax[i];
+    } else {
+      ok = stores[i].load(absvals[i]);
+      thr = amax_for(res.algo, absvals[i], q);
+    }
+    if (!ok) {
+      logf(log, kERROR, "TRTSIM_SPILL_DIR: reading the calibration values back failed.");
+      return false;
+    }
     float scale = thr / 127.0f;
     res.scales[net.inputs[i]->name] = scale;
     largest = std::max(largest, scale);

@@ -16,6 +16,10 @@ namespace trtsim {
 int32_t sim_version(int major);
 // True when TRTSIM_FAIL (comma-separated) names `what`.
 bool fail_knob(const char* what);
+// Other knobs read where they act (core.cpp): TRTSIM_MAX_BATCHES, TRTSIM_DLA_CORES,
+// TRTSIM_LIBCUDA (the libcuda for trtsim's cuMemcpyDtoH_v2 of each batch), TRTSIM_SPILL_DIR
+// (calibration values kept in an unlinked file there instead of RAM: bench/calib_bench.sh sets
+// it so peak RSS measures the calibrator, not trtsim; same thresholds either way).
 // Appends one line to the file named by TRTSIM_TRACE (nothing when unset).
 void trace(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void unimplemented(const char* cls, long slot);
