@@ -397,6 +397,8 @@ pub struct NpyFile {
     path: PathBuf,
     header: Header,
     map: Mmap,
+    /// The open file behind `map`, for `pread` copies ([`NpyFile::read_mapped_into`]).
+    file: File,
 }
 
 /// A typed, zero-copy view of a file's data.
@@ -462,7 +464,24 @@ impl NpyFile {
             path: path.to_path_buf(),
             header,
             map,
+            file,
         })
+    }
+
+    /// Reads the file bytes that `src` (a sub-slice of this file's map) shows into `dst` with
+    /// `pread`: one kernel copy from the page cache, without faulting the map's pages in.
+    /// Errors if `src` is not inside the map or the read comes up short.
+    pub fn read_mapped_into(&self, src: &[u8], dst: &mut [u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let base = self.map.as_ptr() as usize;
+        let at = (src.as_ptr() as usize).wrapping_sub(base);
+        if at > self.map.len() || src.len() > self.map.len() - at || dst.len() != src.len() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "range outside the mapped file",
+            ));
+        }
+        self.file.read_exact_at(dst, at as u64)
     }
 
     pub fn path(&self) -> &Path {
