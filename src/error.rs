@@ -53,6 +53,11 @@ pub enum Error {
         msg: String,
     },
 
+    /// A .npy file was refused: `msg` states the fact (e.g. "header says (80, 3, 32, 32) <f4 =
+    /// 983040 bytes, but 491520 bytes follow").
+    #[error("{}: {msg}", path.display())]
+    Npy { path: PathBuf, msg: String },
+
     /// Any other bad input: the message names the file, tensor or argument.
     #[error("{0}")]
     BadInput(String),
@@ -116,6 +121,7 @@ impl Error {
             | Error::ReadInput { .. }
             | Error::OutputExists { .. }
             | Error::CacheFormat { .. }
+            | Error::Npy { .. }
             | Error::BadInput(_) => exit::BAD_INPUT,
             Error::Interrupted => exit::INTERRUPTED,
             _ => exit::FAILURE,

@@ -5,7 +5,9 @@ use argh::FromArgs;
 
 use crate::error::Result;
 
+pub mod bench_feed;
 pub mod inspect_cache;
+pub mod inspect_data;
 
 /// trtq-lite: FP32 ONNX -> INT8 TensorRT engines by post-training calibration, no Python.
 #[derive(FromArgs, Debug)]
@@ -22,6 +24,8 @@ pub struct TopLevel {
 #[argh(subcommand)]
 pub enum Command {
     InspectCache(inspect_cache::Args),
+    InspectData(inspect_data::Args),
+    BenchFeed(bench_feed::Args),
 }
 
 pub fn run(top: TopLevel) -> Result<()> {
@@ -34,6 +38,8 @@ pub fn run(top: TopLevel) -> Result<()> {
             "no subcommand given; run `trtq-lite --help` for the list".into(),
         )),
         Some(Command::InspectCache(a)) => inspect_cache::run(a),
+        Some(Command::InspectData(a)) => inspect_data::run(a),
+        Some(Command::BenchFeed(a)) => bench_feed::run(a),
     }
 }
 

@@ -17,7 +17,15 @@
  *   HOSTCUDA_REGISTER_FAIL=1    cuMemHostRegister_v2 fails with CUDA_ERROR_NOT_SUPPORTED
  *   HOSTCUDA_HTOD_FAIL_AFTER=N  host->device copies fail (CUDA_ERROR_ILLEGAL_ADDRESS) after N successes
  *   HOSTCUDA_TOTAL_MEM=BYTES    reported total memory (default 8 GiB)
- * Introspection for tests: hostcuda_live_allocations(), hostcuda_htod_bytes().
+ *   HOSTCUDA_NO_READONLY_REGISTER=1  report no support for CU_MEMHOSTREGISTER_READ_ONLY
+ * cuMemHostRegister_v2 rejects unknown flags, ranges overlapping a registered range, and
+ * read-only memory (per /proc/self/maps) registered without CU_MEMHOSTREGISTER_READ_ONLY, as the
+ * real driver does (it would have to pin the pages writable).
+ * hostcuda_set(knob, value) changes a knob at run time (after cuInit), for in-process tests:
+ * "OOM_AFTER", "HOSTALLOC_FAIL", "REGISTER_FAIL", "HTOD_FAIL_AFTER", "INTEGRATED",
+ * "NO_READONLY_REGISTER"; returns 0, or -1 for an unknown knob.
+ * Introspection for tests: hostcuda_live_allocations(), hostcuda_htod_bytes(),
+ * hostcuda_registered_bytes(), hostcuda_ctx_depth() (calling thread), hostcuda_primary_refs(dev).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -65,6 +73,7 @@ static int g_integrated;
 static long long g_oom_after = -1;
 static int g_hostalloc_fail;
 static int g_register_fail;
+static int g_no_ro_register;
 static long long g_htod_fail_after = -1;
 static unsigned long long g_total = 8ULL << 30;
 static unsigned long long g_used;
@@ -111,6 +120,7 @@ CUresult cuInit(unsigned int flags) {
     g_oom_after = env_ll("HOSTCUDA_OOM_AFTER", -1);
     g_hostalloc_fail = (int)env_ll("HOSTCUDA_HOSTALLOC_FAIL", 0);
     g_register_fail = (int)env_ll("HOSTCUDA_REGISTER_FAIL", 0);
+    g_no_ro_register = (int)env_ll("HOSTCUDA_NO_READONLY_REGISTER", 0);
     g_htod_fail_after = env_ll("HOSTCUDA_HTOD_FAIL_AFTER", -1);
     g_total = (unsigned long long)env_ll("HOSTCUDA_TOTAL_MEM", (long long)(8ULL << 30));
     g_init = 1;
@@ -152,6 +162,7 @@ CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice d) {
     case 16: *v = 132; break;                   /* MULTIPROCESSOR_COUNT */
     case 33: *v = 1; break;                     /* PCI_BUS_ID */
     case 89: *v = 1; break;                     /* UNIFIED_ADDRESSING */
+    case 113: *v = !g_no_ro_register; break;    /* READ_ONLY_HOST_REGISTER_SUPPORTED */
     default: *v = 0; break;
   }
   return CUDA_SUCCESS;
@@ -191,7 +202,11 @@ CUresult cuCtxDestroy_v2(CUcontext c) {
   while (t_depth > 0 && !t_stack[t_depth - 1]) t_depth--;
   c->alive = 0; free(c); return CUDA_SUCCESS;
 }
-CUresult cuCtxPushCurrent_v2(CUcontext c) { NEED_INIT(); if (!c) return CUDA_ERROR_INVALID_CONTEXT; return push(c); }
+CUresult cuCtxPushCurrent_v2(CUcontext c) {
+  NEED_INIT();
+  if (!c || !c->alive) return CUDA_ERROR_INVALID_CONTEXT; /* destroyed, or a released primary */
+  return push(c);
+}
 CUresult cuCtxPopCurrent_v2(CUcontext *out) {
   NEED_INIT();
   if (t_depth == 0) return CUDA_ERROR_INVALID_CONTEXT;
@@ -266,14 +281,43 @@ CUresult cuMemFreeHost(void *p) {
   pthread_mutex_unlock(&g_lock);
   return rc;
 }
+/* 1 if every byte of [p, p+n) lies in mappings with write permission, 0 if some byte is in a
+ * read-only mapping, -1 if part of it is not mapped at all. */
+static int range_writable(uintptr_t p, size_t n) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return 1;
+  char line[512];
+  uintptr_t cur = p, end = p + n;
+  int result = -1;
+  while (cur < end && fgets(line, sizeof line, f)) {
+    unsigned long a, b; char perm[5];
+    if (sscanf(line, "%lx-%lx %4s", &a, &b, perm) != 3) continue;
+    if (cur >= a && cur < b) {
+      if (perm[1] != 'w') { result = 0; break; }
+      cur = b;
+    }
+  }
+  fclose(f);
+  if (result == 0) return 0;
+  return cur >= end ? 1 : -1;
+}
+static int overlaps_registered(uintptr_t p, size_t n) {
+  for (struct range *r = g_ranges; r; r = r->next)
+    if (r->kind == K_REGISTERED && p < r->base + r->len && r->base < p + n) return 1;
+  return 0;
+}
+unsigned long long hostcuda_registered_bytes(void);
 CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned int flags) {
-  (void)flags;
   NEED_CTX();
-  if (!p || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (!p || bytes == 0 || (flags & ~0x0Fu)) return CUDA_ERROR_INVALID_VALUE;
   if (g_register_fail) return CUDA_ERROR_NOT_SUPPORTED;
+  if ((flags & 0x08u) && g_no_ro_register) return CUDA_ERROR_NOT_SUPPORTED;
+  int w = range_writable((uintptr_t)p, bytes);
+  if (w < 0) return CUDA_ERROR_INVALID_VALUE;
+  if (w == 0 && !(flags & 0x08u)) return CUDA_ERROR_INVALID_VALUE;
   pthread_mutex_lock(&g_lock);
   CUresult rc = CUDA_SUCCESS;
-  if (find((uintptr_t)p, 1)) rc = CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+  if (overlaps_registered((uintptr_t)p, bytes)) rc = CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
   else add_range((uintptr_t)p, bytes, K_REGISTERED);
   pthread_mutex_unlock(&g_lock);
   return rc;
@@ -434,3 +478,25 @@ int hostcuda_live_allocations(void) {
   return n;
 }
 unsigned long long hostcuda_htod_bytes(void) { return g_htod_bytes; }
+unsigned long long hostcuda_registered_bytes(void) {
+  unsigned long long n = 0;
+  pthread_mutex_lock(&g_lock);
+  for (struct range *r = g_ranges; r; r = r->next) if (r->kind == K_REGISTERED) n += r->len;
+  pthread_mutex_unlock(&g_lock);
+  return n;
+}
+int hostcuda_ctx_depth(void) { return t_depth; }
+int hostcuda_primary_refs(int dev) { return (dev >= 0 && dev < 8) ? g_primary[dev].alive : -1; }
+int hostcuda_set(const char *knob, long long v) {
+  int rc = 0;
+  pthread_mutex_lock(&g_lock);
+  if (!strcmp(knob, "OOM_AFTER")) g_oom_after = v;
+  else if (!strcmp(knob, "HOSTALLOC_FAIL")) g_hostalloc_fail = (int)v;
+  else if (!strcmp(knob, "REGISTER_FAIL")) g_register_fail = (int)v;
+  else if (!strcmp(knob, "HTOD_FAIL_AFTER")) g_htod_fail_after = v;
+  else if (!strcmp(knob, "INTEGRATED")) g_integrated = (int)v;
+  else if (!strcmp(knob, "NO_READONLY_REGISTER")) g_no_ro_register = (int)v;
+  else rc = -1;
+  pthread_mutex_unlock(&g_lock);
+  return rc;
+}

@@ -1,0 +1,288 @@
+//! `trtq-lite bench-feed`: streams a data set through the calibrator's feed pipeline with a
+//! simulated consumer and compares the throughput with the pinned-copy ceiling measured in
+//! the same run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argh::FromArgs;
+
+use crate::cli::inspect_data::fmt_num;
+use crate::cuda::{Context, Driver};
+use crate::data::{parse_shape, Conversion, DataSet, InputSpec, Source, SourceSpec};
+use crate::error::{Error, Result};
+use crate::feed::{Feed, FeedMode, FeedOptions};
+use crate::json::Value;
+use crate::npy::shape_str;
+
+/// measure how fast calibration data streams into GPU memory
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "bench-feed")]
+pub struct Args {
+    /// data sources (directory, .npy file or list file); NAME=SOURCE for several inputs
+    #[argh(positional)]
+    pub sources: Vec<String>,
+
+    /// samples per batch
+    #[argh(option)]
+    pub batch_size: usize,
+
+    /// CUDA device ordinal (default 0)
+    #[argh(option, default = "0")]
+    pub device: usize,
+
+    /// simulated consumer time per batch in milliseconds (default 0)
+    #[argh(option, default = "0.0")]
+    pub consumer_ms: f64,
+
+    /// path of libcuda (default: TRTQ_LIBCUDA, then the system's libcuda.so.1)
+    #[argh(option)]
+    pub cuda_lib: Option<PathBuf>,
+
+    /// feed path: auto, staged, registered or mapped (default auto)
+    #[argh(option, default = "FeedMode::Auto")]
+    pub feed: FeedMode,
+
+    /// the shape of one sample without batch, e.g. 3x640x640 (default: inferred)
+    #[argh(option)]
+    pub shape: Option<String>,
+
+    /// print JSON instead of text
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Pinned cuMemcpyHtoDAsync of one batch: (GB/s, ms per batch).
+fn ceiling(ctx: &Arc<Context>, bytes: usize) -> Result<(f64, f64)> {
+    let mut host = ctx.alloc_pinned(bytes, false)?;
+    host.as_mut_slice()?.fill(0x3c);
+    let dev = ctx.alloc(bytes)?;
+    let stream = ctx.stream()?;
+    let (start, end) = (ctx.event(true)?, ctx.event(true)?);
+    for _ in 0..3 {
+        stream.copy_pinned(&dev, 0, &mut host, 0..bytes)?;
+    }
+    // Enough repetitions for ~0.2 s at 50 GB/s, at least 10.
+    let reps = (10_000_000_000usize / bytes.max(1)).clamp(10, 200);
+    start.record(&stream)?;
+    for _ in 0..reps {
+        stream.copy_pinned(&dev, 0, &mut host, 0..bytes)?;
+    }
+    end.record(&stream)?;
+    end.synchronize()?;
+    let ms = end.elapsed_ms(&start)? as f64 / reps as f64;
+    let gbs = if ms > 0.0 {
+        bytes as f64 / (ms * 1e-3) / 1e9
+    } else {
+        f64::INFINITY
+    };
+    Ok((gbs, ms))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.sources.is_empty() {
+        return Err(Error::Usage("bench-feed needs at least one SOURCE".into()));
+    }
+    if args.batch_size == 0 {
+        return Err(Error::Usage("--batch-size must be at least 1".into()));
+    }
+    if !(args.consumer_ms >= 0.0 && args.consumer_ms.is_finite()) {
+        return Err(Error::Usage(
+            "--consumer-ms must be a finite number >= 0".into(),
+        ));
+    }
+    let shape = args
+        .shape
+        .as_deref()
+        .map(parse_shape)
+        .transpose()
+        .map_err(Error::Usage)?;
+
+    // Every data check happens before libcuda is even loaded. Without a network, each
+    // source defines an input of its own shape and dtype.
+    let mut specs: Vec<SourceSpec> = args.sources.iter().map(|s| SourceSpec::parse(s)).collect();
+    let several = specs.len() > 1;
+    let mut inputs = Vec::new();
+    for (i, spec) in specs.iter_mut().enumerate() {
+        let src = Source::open(&spec.path)?;
+        let name = match (&spec.name, several) {
+            (Some(n), _) => n.clone(),
+            (None, false) => "input".to_string(),
+            (None, true) => format!("input{i}"),
+        };
+        if several {
+            spec.name = Some(name.clone());
+        }
+        inputs.push(InputSpec {
+            name,
+            sample_shape: shape.clone().unwrap_or_else(|| src.infer_sample_shape()),
+            dtype: src.files[0].dtype(),
+        });
+    }
+    let data = DataSet::open(&specs, &inputs, args.batch_size, Conversion::Exact)?;
+    let batch_bytes: usize = (0..inputs.len()).map(|i| data.batch_bytes(i)).sum();
+
+    let drv = Driver::load(args.cuda_lib.as_deref())?;
+    let ctx = Context::new(&drv, args.device)?;
+    let info = ctx.info()?;
+    let mut warnings = Vec::new();
+    let ceil = match ceiling(&ctx, batch_bytes) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            warnings.push(format!(
+                "the pinned-copy ceiling could not be measured: {e}"
+            ));
+            None
+        }
+    };
+
+    let summary = data.summary();
+    let (samples, batches, dropped) = (data.samples(), data.batches(), data.dropped());
+    let t_setup = Instant::now();
+    let mut feed = Feed::new(
+        &ctx,
+        Arc::new(data),
+        FeedOptions {
+            mode: args.feed,
+            ..Default::default()
+        },
+    )?;
+    let setup = t_setup.elapsed();
+    let consumer = Duration::from_secs_f64(args.consumer_ms / 1e3);
+    let t0 = Instant::now();
+    while feed.next()?.is_some() {
+        if !consumer.is_zero() {
+            std::thread::sleep(consumer);
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let st = feed.stats().clone();
+    let path = feed.path();
+    drop(feed);
+    warnings.extend(st.warnings.iter().cloned());
+    warnings.extend(drv.drop_errors());
+
+    let gbs = st.bytes as f64 / secs.max(1e-12) / 1e9;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let ratio = ceil.map(|(c, _)| gbs / c);
+    // Wait relative to one batch's pinned copy time (the issue's "<= 10%" target).
+    let wait_vs_copy = ceil.map(|(_, c)| ms(st.mean_wait_after_first()) / c);
+
+    if args.json {
+        let num = |x: Option<f64>| x.map_or(Value::Null, Value::Num);
+        let v = Value::obj([
+            ("device", Value::Str(info.name.clone())),
+            ("cuda_lib", Value::Str(drv.library_path().to_string())),
+            ("driver_version", Value::Str(info.driver_version_string())),
+            (
+                "shapes",
+                Value::Arr(
+                    inputs
+                        .iter()
+                        .map(|i| {
+                            Value::obj([
+                                ("name", Value::Str(i.name.clone())),
+                                (
+                                    "shape",
+                                    Value::Arr(
+                                        i.sample_shape
+                                            .iter()
+                                            .map(|&d| Value::Int(d as i64))
+                                            .collect(),
+                                    ),
+                                ),
+                                ("dtype", Value::Str(i.dtype.name().into())),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+            ("batch_size", Value::Int(args.batch_size as i64)),
+            ("samples", Value::Int(samples as i64)),
+            ("batches", Value::Int(st.batches as i64)),
+            ("dropped", Value::Int(dropped as i64)),
+            ("batch_bytes", Value::Int(batch_bytes as i64)),
+            ("bytes", Value::Int(st.bytes as i64)),
+            ("seconds", Value::Num(secs)),
+            ("gb_per_s", Value::Num(gbs)),
+            (
+                "feed_mode",
+                Value::Str(format!("{:?}", args.feed).to_lowercase()),
+            ),
+            ("feed_path", Value::Str(path.name().into())),
+            ("decision", Value::Str(st.decision.clone())),
+            ("setup_ms", Value::Num(ms(setup))),
+            ("consumer_ms", Value::Num(args.consumer_ms)),
+            ("wait_mean_ms", Value::Num(ms(st.mean_wait()))),
+            (
+                "wait_mean_after_first_ms",
+                Value::Num(ms(st.mean_wait_after_first())),
+            ),
+            ("wait_p99_ms", Value::Num(ms(st.p99_wait()))),
+            ("wait_total_ms", Value::Num(ms(st.waited()))),
+            ("ceiling_gb_per_s", num(ceil.map(|c| c.0))),
+            ("ceiling_batch_ms", num(ceil.map(|c| c.1))),
+            ("ratio", num(ratio)),
+            ("wait_vs_copy", num(wait_vs_copy)),
+            (
+                "warnings",
+                Value::Arr(warnings.iter().cloned().map(Value::Str).collect()),
+            ),
+        ]);
+        print!("{}", v.pretty());
+        return Ok(());
+    }
+    println!(
+        "device {}: {} (compute {}.{}, driver {}, {})",
+        info.ordinal,
+        info.name,
+        info.compute_capability.0,
+        info.compute_capability.1,
+        info.driver_version_string(),
+        drv.library_path()
+    );
+    for i in &inputs {
+        println!(
+            "input {}: samples of {} {}",
+            i.name,
+            shape_str(&i.sample_shape),
+            i.dtype
+        );
+    }
+    println!("data: {summary}");
+    println!("feed: {} ({})", path.name(), st.decision);
+    println!(
+        "streamed {} bytes in {} batches of {} bytes in {} s: {} GB/s (setup {} ms)",
+        st.bytes,
+        st.batches,
+        batch_bytes,
+        fmt_num(secs),
+        fmt_num(gbs),
+        fmt_num(ms(setup))
+    );
+    println!(
+        "consumer: {} ms per batch; waited mean {} ms ({} ms after the first batch), p99 {} ms, total {} ms",
+        fmt_num(args.consumer_ms),
+        fmt_num(ms(st.mean_wait())),
+        fmt_num(ms(st.mean_wait_after_first())),
+        fmt_num(ms(st.p99_wait())),
+        fmt_num(ms(st.waited()))
+    );
+    match (ceil, ratio, wait_vs_copy) {
+        (Some((c, cm)), Some(r), Some(w)) => println!(
+            "ceiling (pinned cuMemcpyHtoDAsync of one batch): {} GB/s, {} ms per batch; \
+             ratio {}; wait after the first batch / copy time {}",
+            fmt_num(c),
+            fmt_num(cm),
+            fmt_num(r),
+            fmt_num(w)
+        ),
+        _ => println!("ceiling: not measured"),
+    }
+    let _ = batches;
+    for w in &warnings {
+        println!("warning: {w}");
+    }
+    Ok(())
+}

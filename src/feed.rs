@@ -1,0 +1,713 @@
+//! Streams a [`DataSet`] into device memory, batch after batch, for the calibrator.
+//!
+//! A background thread prepares batch k+1 while the consumer works on batch k: it copies the
+//! batch's bytes from the mapped files into pinned staging memory (several threads, converting
+//! dtypes on the way if asked), queues an asynchronous host-to-device copy on its own stream
+//! and records an event. [`Feed::next`] hands the previous batch's device buffers back, waits
+//! for the next batch's event and returns its device pointers. With `depth` device slots
+//! (default 3) the consumer holds one, one is being copied and one being filled.
+//!
+//! Paths ([`FeedPath`]):
+//! - **staged**: mapped file → pinned staging (CPU copy) → device (DMA). Always possible.
+//! - **registered**: the mapped file itself is page-locked (cuMemHostRegister, read-only) and
+//!   copied from directly: no CPU copy. Only when every batch is contiguous in one file and no
+//!   conversion is needed. The whole file stays locked (resident) while its batches stream.
+//! - **mapped**: for integrated GPUs (Jetson), where device and host share memory: batches are
+//!   written into mapped pinned memory that the GPU reads in place (zero copy, no DMA).
+//! - **pageable**: synchronous copies from ordinary memory; the fallback when pinned memory
+//!   cannot be allocated (announced as a warning).
+//!
+//! `auto` picks mapped on integrated GPUs; on discrete GPUs it measures: batch 0 goes staged,
+//! batch 1 registered (when eligible, registration cost spread over the batches it serves), and
+//! the faster one carries on.
+
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::cuda::{
+    Context, DeviceBuffer, DevicePtr, Event, HostRegistration, PinnedBuffer, Stream,
+};
+use crate::data::{DataSet, Piece};
+use crate::error::{Error, Result};
+use crate::npy::{f32_to_f16, DType};
+
+/// What `--feed` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FeedMode {
+    #[default]
+    Auto,
+    Staged,
+    Registered,
+    Mapped,
+}
+
+impl std::str::FromStr for FeedMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(FeedMode::Auto),
+            "staged" => Ok(FeedMode::Staged),
+            "registered" => Ok(FeedMode::Registered),
+            "mapped" => Ok(FeedMode::Mapped),
+            _ => Err(format!(
+                "unknown feed mode '{s}' (auto, staged, registered, mapped)"
+            )),
+        }
+    }
+}
+
+/// The path batches actually take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedPath {
+    Staged,
+    Registered,
+    Mapped,
+    Pageable,
+}
+
+impl FeedPath {
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedPath::Staged => "staged",
+            FeedPath::Registered => "registered",
+            FeedPath::Mapped => "mapped",
+            FeedPath::Pageable => "pageable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FeedOptions {
+    pub mode: FeedMode,
+    /// Device slots (batches in flight, including the one the consumer holds); at least 2.
+    pub depth: usize,
+    /// CPU threads for staging copies; 0 = up to 8, by the machine's cores.
+    pub copy_threads: usize,
+}
+
+impl Default for FeedOptions {
+    fn default() -> Self {
+        FeedOptions {
+            mode: FeedMode::Auto,
+            depth: 3,
+            copy_threads: 0,
+        }
+    }
+}
+
+/// What the feed did so far.
+#[derive(Debug, Clone, Default)]
+pub struct FeedStats {
+    /// Batches delivered by [`Feed::next`].
+    pub batches: usize,
+    /// Bytes delivered (device side, all inputs).
+    pub bytes: u64,
+    /// Time the consumer spent waiting inside `next`, per batch.
+    pub waits: Vec<Duration>,
+    /// How the path was chosen (auto's measurements, or "forced by --feed").
+    pub decision: String,
+    /// Things the user should know (fallbacks).
+    pub warnings: Vec<String>,
+}
+
+impl FeedStats {
+    pub fn waited(&self) -> Duration {
+        self.waits.iter().sum()
+    }
+    pub fn mean_wait(&self) -> Duration {
+        if self.waits.is_empty() {
+            Duration::ZERO
+        } else {
+            self.waited() / self.waits.len() as u32
+        }
+    }
+    /// 99th percentile (nearest rank) of the per-batch waits.
+    /// Mean wait after the first batch (the first cannot overlap with anything).
+    pub fn mean_wait_after_first(&self) -> Duration {
+        match self.waits.len() {
+            0 | 1 => Duration::ZERO,
+            n => self.waits[1..].iter().sum::<Duration>() / (n - 1) as u32,
+        }
+    }
+    pub fn p99_wait(&self) -> Duration {
+        if self.waits.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut w = self.waits.clone();
+        w.sort();
+        let rank = ((w.len() as f64) * 0.99).ceil() as usize;
+        w[rank.clamp(1, w.len()) - 1]
+    }
+}
+
+enum Msg {
+    Ready { slot: usize },
+    Decided { path: FeedPath, decision: String },
+    Warning(String),
+}
+
+/// Device pointers for the next batch, per input, until the data ends.
+pub struct Feed {
+    ready_rx: Option<Receiver<Result<Msg>>>,
+    free_tx: Option<Sender<usize>>,
+    worker: Option<JoinHandle<()>>,
+    slot_ptrs: Vec<Vec<DevicePtr>>,
+    slot_events: Arc<Vec<Event>>,
+    batch_bytes: u64,
+    batches: usize,
+    current: Option<usize>,
+    depth: usize,
+    started: bool,
+    path: FeedPath,
+    stats: FeedStats,
+    failed: bool,
+}
+
+/// Slot memory: device buffers (staged/registered/pageable) or mapped pinned buffers.
+enum SlotMem {
+    Device(Vec<Vec<DeviceBuffer>>),
+    Mapped(Vec<Vec<PinnedBuffer>>),
+}
+
+impl Feed {
+    /// Allocates the slots and staging memory and starts the feeding thread. Allocation
+    /// failures are returned here (named: the call and its size); later failures from `next`.
+    pub fn new(ctx: &Arc<Context>, data: Arc<DataSet>, opts: FeedOptions) -> Result<Feed> {
+        let depth = opts.depth.max(2);
+        let n_in = data.inputs().len();
+        let info = ctx.info()?;
+        let mut warnings = Vec::new();
+        let conversion = data.inputs().iter().any(|d| d.data_dtype != d.spec.dtype);
+        let contiguous =
+            (0..data.batches()).all(|b| (0..n_in).all(|i| data.pieces(i, b).len() == 1));
+        let registrable = !conversion && contiguous && info.read_only_host_register;
+        let why_not_registered = || {
+            if conversion {
+                "the data needs dtype conversion".to_string()
+            } else if !contiguous {
+                "some batches span several files (register works on one file's contiguous bytes)"
+                    .to_string()
+            } else {
+                format!(
+                    "device {} ({}) cannot register read-only host memory",
+                    info.ordinal, info.name
+                )
+            }
+        };
+        let mapped_ok = info.can_map_host_memory;
+        let path0 = match opts.mode {
+            FeedMode::Mapped if !mapped_ok => {
+                return Err(Error::Unsupported(format!(
+                    "--feed mapped: device {} ({}) cannot map host memory",
+                    info.ordinal, info.name
+                )))
+            }
+            FeedMode::Mapped => FeedPath::Mapped,
+            FeedMode::Auto if info.integrated && mapped_ok => FeedPath::Mapped,
+            FeedMode::Registered if !registrable => {
+                return Err(Error::Unsupported(format!(
+                    "--feed registered is not possible here: {}",
+                    why_not_registered()
+                )))
+            }
+            FeedMode::Registered => FeedPath::Registered,
+            FeedMode::Staged | FeedMode::Auto => FeedPath::Staged,
+        };
+        let decision = match (opts.mode, path0) {
+            (FeedMode::Auto, FeedPath::Mapped) => {
+                "auto: integrated GPU, so mapped host memory (zero copy)".to_string()
+            }
+            (FeedMode::Auto, _) if !registrable => {
+                format!(
+                    "auto: staged (registered not possible: {})",
+                    why_not_registered()
+                )
+            }
+            (FeedMode::Auto, _) => {
+                "auto: measuring staged (batch 0) against registered (batch 1)".into()
+            }
+            (m, p) => format!(
+                "forced by --feed {}",
+                match m {
+                    FeedMode::Staged => "staged",
+                    FeedMode::Registered => "registered",
+                    FeedMode::Mapped => "mapped",
+                    FeedMode::Auto => p.name(),
+                }
+            ),
+        };
+
+        // Slot memory.
+        let sizes: Vec<usize> = (0..n_in).map(|i| data.batch_bytes(i)).collect();
+        let (slots, slot_ptrs) = if path0 == FeedPath::Mapped {
+            let mut bufs = Vec::with_capacity(depth);
+            let mut ptrs = Vec::with_capacity(depth);
+            for _ in 0..depth {
+                let row = sizes
+                    .iter()
+                    .map(|&n| ctx.alloc_pinned(n, true))
+                    .collect::<Result<Vec<_>>>()?;
+                ptrs.push(
+                    row.iter()
+                        .map(|b| b.device_ptr())
+                        .collect::<Result<Vec<_>>>()?,
+                );
+                bufs.push(row);
+            }
+            (SlotMem::Mapped(bufs), ptrs)
+        } else {
+            let mut bufs = Vec::with_capacity(depth);
+            let mut ptrs = Vec::with_capacity(depth);
+            for _ in 0..depth {
+                let row = sizes
+                    .iter()
+                    .map(|&n| ctx.alloc(n))
+                    .collect::<Result<Vec<_>>>()?;
+                ptrs.push(row.iter().map(|b| b.ptr()).collect());
+                bufs.push(row);
+            }
+            (SlotMem::Device(bufs), ptrs)
+        };
+
+        // Staging: two pinned sets (one being filled while the other's copy runs).
+        let mut path = path0;
+        let mut staging: Vec<Vec<PinnedBuffer>> = Vec::new();
+        if matches!(path0, FeedPath::Staged | FeedPath::Registered) {
+            let alloc = || -> Result<Vec<Vec<PinnedBuffer>>> {
+                (0..2)
+                    .map(|_| sizes.iter().map(|&n| ctx.alloc_pinned(n, false)).collect())
+                    .collect()
+            };
+            match alloc() {
+                Ok(s) => staging = s,
+                Err(e) if opts.mode == FeedMode::Auto => {
+                    warnings.push(format!(
+                        "pinned staging memory could not be allocated ({e}); falling back to \
+                         pageable copies, which are several times slower"
+                    ));
+                    path = FeedPath::Pageable;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+
+        let stream = ctx.stream()?;
+        let slot_events: Arc<Vec<Event>> = Arc::new(
+            (0..depth)
+                .map(|_| ctx.event(false))
+                .collect::<Result<_>>()?,
+        );
+        let threads = if opts.copy_threads > 0 {
+            opts.copy_threads
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8)
+        };
+
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<Msg>>(depth + 4);
+        // The slots are handed to the thread on the first `next`: feeding starts when the
+        // consumer first asks, so nothing runs (and nothing is timed) before that.
+        let (free_tx, free_rx) = mpsc::channel::<usize>();
+        let batches = data.batches();
+        let auto_measure = opts.mode == FeedMode::Auto && path == FeedPath::Staged && registrable;
+        let worker_ctx = ctx.clone();
+        let events = slot_events.clone();
+        let producer = Producer {
+            ctx: worker_ctx,
+            data,
+            stream,
+            staging,
+            slots,
+            events,
+            threads,
+            ready_tx,
+            free_rx,
+        };
+        let worker = std::thread::Builder::new()
+            .name("trtq-feed".into())
+            .spawn(move || producer.run(path, auto_measure))
+            .map_err(|e| Error::Io {
+                op: "starting the feed thread",
+                path: Default::default(),
+                source: e,
+            })?;
+        let batch_bytes = sizes.iter().sum::<usize>() as u64;
+        Ok(Feed {
+            ready_rx: Some(ready_rx),
+            free_tx: Some(free_tx),
+            worker: Some(worker),
+            slot_ptrs,
+            slot_events,
+            batch_bytes,
+            batches,
+            current: None,
+            depth,
+            started: false,
+            path,
+            stats: FeedStats {
+                decision,
+                warnings,
+                ..Default::default()
+            },
+            failed: false,
+        })
+    }
+
+    /// Device pointers of the next batch, one per input in the order of the data set's inputs
+    /// (valid until the next call), or `None` at the end. The data is complete on the device
+    /// when this returns.
+    // Not `Iterator`: each item borrows the feed (the pointers are valid until the next call).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<&[DevicePtr]>> {
+        if let Some(tx) = &self.free_tx {
+            if !self.started {
+                self.started = true;
+                for s in 0..self.depth {
+                    let _ = tx.send(s);
+                }
+            }
+            if let Some(slot) = self.current.take() {
+                let _ = tx.send(slot);
+            }
+        }
+        if self.failed || self.stats.batches >= self.batches {
+            return Ok(None);
+        }
+        let t0 = Instant::now();
+        loop {
+            let msg = match self.ready_rx.as_ref().map(|rx| rx.recv()) {
+                Some(Ok(m)) => m,
+                _ => {
+                    self.failed = true;
+                    return Err(self.worker_gone());
+                }
+            };
+            match msg {
+                Ok(Msg::Ready { slot }) => {
+                    if let Err(e) = self.slot_events[slot].synchronize() {
+                        self.failed = true;
+                        return Err(e);
+                    }
+                    self.stats.waits.push(t0.elapsed());
+                    self.stats.batches += 1;
+                    self.stats.bytes += self.batch_bytes;
+                    self.current = Some(slot);
+                    return Ok(Some(&self.slot_ptrs[slot]));
+                }
+                Ok(Msg::Decided { path, decision }) => {
+                    self.path = path;
+                    self.stats.decision = decision;
+                }
+                Ok(Msg::Warning(w)) => self.stats.warnings.push(w),
+                Err(e) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn worker_gone(&mut self) -> Error {
+        let msg = match self.worker.take().map(|h| h.join()) {
+            Some(Err(p)) => p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into()),
+            _ => "it ended without a reason".into(),
+        };
+        Error::CallbackPanic {
+            callback: "feed thread",
+            msg,
+        }
+    }
+
+    /// The path batches take (final once the first batch has been delivered).
+    pub fn path(&self) -> FeedPath {
+        self.path
+    }
+    pub fn batches(&self) -> usize {
+        self.batches
+    }
+    /// Bytes of one batch, all inputs.
+    pub fn batch_bytes(&self) -> u64 {
+        self.batch_bytes
+    }
+    pub fn stats(&self) -> &FeedStats {
+        &self.stats
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        // Disconnecting both channels makes the thread finish; it releases its memory only
+        // after its queued copies completed (the buffers' own Drop waits).
+        self.free_tx.take();
+        self.ready_rx.take();
+        if let Some(h) = self.worker.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Producer {
+    ctx: Arc<Context>,
+    data: Arc<DataSet>,
+    stream: Stream,
+    staging: Vec<Vec<PinnedBuffer>>,
+    slots: SlotMem,
+    events: Arc<Vec<Event>>,
+    threads: usize,
+    ready_tx: SyncSender<Result<Msg>>,
+    free_rx: Receiver<usize>,
+}
+
+/// The registration currently held for one input: (file index identity, registration).
+type Reg<'a> = Option<(*const u8, HostRegistration<'a>)>;
+
+impl Producer {
+    fn run(mut self, mut path: FeedPath, auto_measure: bool) {
+        let data = self.data.clone();
+        let mut regs: Vec<Reg<'_>> = (0..data.inputs().len()).map(|_| None).collect();
+        let mut staged_ms = None;
+        for b in 0..data.batches() {
+            let Ok(slot) = self.free_rx.recv() else {
+                return; // the Feed was dropped
+            };
+            let this = if auto_measure && b == 1 {
+                FeedPath::Registered
+            } else {
+                path
+            };
+            let t0 = Instant::now();
+            let mut res = self.produce(&data, &mut regs, this, b, slot);
+            if auto_measure && this == FeedPath::Registered {
+                if let Err(e) = res {
+                    // Registration is an optimisation: when the driver refuses it, stage.
+                    let _ = self.ready_tx.send(Ok(Msg::Warning(format!(
+                        "registering the data file for direct copies failed ({e}); using staged copies"
+                    ))));
+                    regs.iter_mut().for_each(|r| *r = None);
+                    path = FeedPath::Staged;
+                    let _ = self.ready_tx.send(Ok(Msg::Decided {
+                        path,
+                        decision: "auto: staged (registering the file failed)".into(),
+                    }));
+                    res = self.produce(&data, &mut regs, path, b, slot);
+                    if let Err(e) = res {
+                        let _ = self.ready_tx.send(Err(e));
+                        break;
+                    }
+                    if self.ready_tx.send(Ok(Msg::Ready { slot })).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            }
+            if res.is_ok() && auto_measure && b <= 1 {
+                res = self.stream.synchronize();
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                if b == 0 {
+                    staged_ms = Some(ms);
+                    if data.batches() == 1 {
+                        let _ = self.ready_tx.send(Ok(Msg::Decided {
+                            path: FeedPath::Staged,
+                            decision: "auto: staged (a single batch, nothing to compare)".into(),
+                        }));
+                    }
+                } else {
+                    let reg_ms = ms;
+                    let s = staged_ms.unwrap_or(f64::INFINITY);
+                    path = if reg_ms < s {
+                        FeedPath::Registered
+                    } else {
+                        FeedPath::Staged
+                    };
+                    let _ = self.ready_tx.send(Ok(Msg::Decided {
+                        path,
+                        decision: format!(
+                            "auto: {} (measured: staged {s:.2} ms for batch 0, registered {reg_ms:.2} ms \
+                             for batch 1 including registering its file)",
+                            path.name()
+                        ),
+                    }));
+                    if path == FeedPath::Staged {
+                        regs.iter_mut().for_each(|r| *r = None);
+                    }
+                }
+            }
+            if let Err(e) = res {
+                let _ = self.ready_tx.send(Err(e));
+                break;
+            }
+            if self.ready_tx.send(Ok(Msg::Ready { slot })).is_err() {
+                return;
+            }
+        }
+        // Keep the slot memory alive until the consumer is done with the last batch: wait
+        // for the Feed to hang up.
+        drop(regs);
+        while self.free_rx.recv().is_ok() {}
+        let _ = self.stream.synchronize();
+    }
+
+    fn produce<'a>(
+        &mut self,
+        data: &'a DataSet,
+        regs: &mut [Reg<'a>],
+        path: FeedPath,
+        b: usize,
+        slot: usize,
+    ) -> Result<()> {
+        let threads = self.threads;
+        for (i, input) in data.inputs().iter().enumerate() {
+            let conv = Conv::new(input.data_dtype, input.spec.dtype);
+            let pieces = data.pieces(i, b);
+            let bytes = data.batch_bytes(i);
+            match (&mut self.slots, path) {
+                (SlotMem::Mapped(bufs), _) => {
+                    let dst = bufs[slot][i].as_mut_slice()?;
+                    fill(&mut dst[..bytes], &pieces, conv, threads);
+                    evict(&pieces);
+                }
+                (SlotMem::Device(dev), FeedPath::Registered) if pieces.len() == 1 => {
+                    let p = pieces[0];
+                    let key = p.file.bytes().as_ptr();
+                    if regs[i].as_ref().map(|r| r.0) != Some(key) {
+                        regs[i] = None; // waits for its copies, then unregisters
+                        let reg = self.ctx.register_host(p.file.bytes(), true)?;
+                        regs[i] = Some((key, reg));
+                    }
+                    if let Some((_, reg)) = regs[i].as_mut() {
+                        self.stream.copy_registered(
+                            &dev[slot][i],
+                            0,
+                            reg,
+                            p.offset..p.offset + p.len,
+                        )?;
+                    }
+                }
+                (SlotMem::Device(dev), FeedPath::Pageable) => {
+                    if conv == Conv::Copy {
+                        let mut off = 0;
+                        for p in &pieces {
+                            self.ctx.copy_to_device(&dev[slot][i], off, p.bytes())?;
+                            off += p.len;
+                        }
+                    } else {
+                        let mut tmp = vec![0u8; bytes];
+                        fill(&mut tmp, &pieces, conv, threads);
+                        self.ctx.copy_to_device(&dev[slot][i], 0, &tmp)?;
+                    }
+                    evict(&pieces);
+                }
+                (SlotMem::Device(dev), _) => {
+                    let st = &mut self.staging[b % 2][i];
+                    let dst = st.as_mut_slice()?;
+                    fill(&mut dst[..bytes], &pieces, conv, threads);
+                    evict(&pieces);
+                    self.stream.copy_pinned(&dev[slot][i], 0, st, 0..bytes)?;
+                }
+            }
+        }
+        self.events[slot].record(&self.stream)
+    }
+}
+
+fn evict(pieces: &[Piece<'_>]) {
+    for p in pieces {
+        p.file.evict(p.offset, p.len);
+    }
+}
+
+/// Element conversion while copying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conv {
+    Copy,
+    F64ToF32,
+    F32ToF16,
+}
+
+impl Conv {
+    fn new(from: DType, to: DType) -> Conv {
+        match (from, to) {
+            (DType::F64, DType::F32) => Conv::F64ToF32,
+            (DType::F32, DType::F16) => Conv::F32ToF16,
+            // DataSet::open admits no other pair.
+            _ => Conv::Copy,
+        }
+    }
+    /// (source element size, destination element size)
+    fn sizes(self) -> (usize, usize) {
+        match self {
+            Conv::Copy => (1, 1),
+            Conv::F64ToF32 => (8, 4),
+            Conv::F32ToF16 => (4, 2),
+        }
+    }
+    fn run(self, src: &[u8], dst: &mut [u8]) {
+        match self {
+            Conv::Copy => dst.copy_from_slice(src),
+            Conv::F64ToF32 => {
+                for (s, d) in src.chunks_exact(8).zip(dst.chunks_exact_mut(4)) {
+                    let x = f64::from_le_bytes(s.try_into().unwrap_or([0; 8]));
+                    d.copy_from_slice(&(x as f32).to_le_bytes());
+                }
+            }
+            Conv::F32ToF16 => {
+                for (s, d) in src.chunks_exact(4).zip(dst.chunks_exact_mut(2)) {
+                    let x = f32::from_le_bytes(s.try_into().unwrap_or([0; 4]));
+                    d.copy_from_slice(&f32_to_f16(x).to_le_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// Copies (converting) the pieces, in order, into `dst`, spread over up to `threads` threads.
+/// Small batches are copied on the calling thread.
+fn fill(dst: &mut [u8], pieces: &[Piece<'_>], conv: Conv, threads: usize) {
+    const CHUNK: usize = 4 << 20;
+    let (ss, ds) = conv.sizes();
+    // Jobs of at most CHUNK destination bytes, cut at element boundaries.
+    let mut jobs: Vec<(&[u8], &mut [u8])> = Vec::new();
+    let mut rest = dst;
+    for p in pieces {
+        let mut src = p.bytes();
+        while src.len() >= ss {
+            let elems = (CHUNK / ds).min(src.len() / ss).max(1);
+            let (s, s_rest) = src.split_at(elems * ss);
+            let take = (elems * ds).min(rest.len());
+            let (d, d_rest) = std::mem::take(&mut rest).split_at_mut(take);
+            jobs.push((s, d));
+            src = s_rest;
+            rest = d_rest;
+        }
+    }
+    let total: usize = jobs.iter().map(|j| j.1.len()).sum();
+    let threads = threads.clamp(1, jobs.len().max(1));
+    if threads == 1 || total < 2 * CHUNK {
+        for (s, d) in jobs {
+            conv.run(s, d);
+        }
+        return;
+    }
+    // Deal jobs round-robin: consecutive chunks land on different threads, so every thread
+    // gets a similar share of every file.
+    let mut groups: Vec<Vec<(&[u8], &mut [u8])>> = (0..threads).map(|_| Vec::new()).collect();
+    for (k, j) in jobs.into_iter().enumerate() {
+        groups[k % threads].push(j);
+    }
+    std::thread::scope(|sc| {
+        for g in groups {
+            sc.spawn(move || {
+                for (s, d) in g {
+                    conv.run(s, d);
+                }
+            });
+        }
+    });
+}

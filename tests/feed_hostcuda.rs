@@ -1,0 +1,525 @@
+//! The feed pipeline through hostcuda (host-memory libcuda stand-in): the bytes that reach
+//! "device" memory, batch by batch, for every path; fault knobs give named errors; nothing
+//! leaks. Tests share hostcuda's global state, so they run one at a time (LOCK).
+
+mod support;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use support::{f32_bytes, f64_bytes, sample_value, write_npy, write_samples, Introspect, Scratch};
+use trtq_lite::cuda::{Context, Driver};
+use trtq_lite::data::{Conversion, DataSet, InputSpec, SourceSpec};
+use trtq_lite::feed::{Feed, FeedMode, FeedOptions, FeedPath};
+use trtq_lite::npy::{f32_to_f16, DType};
+use trtq_lite::Error;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+struct Env {
+    _guard: MutexGuard<'static, ()>,
+    hc: Introspect,
+    ctx: Arc<Context>,
+    base: i32,
+}
+
+fn env() -> Env {
+    let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let drv = Driver::load(Some(&support::hostcuda())).unwrap();
+    let hc = Introspect::new();
+    for k in ["OOM_AFTER", "HTOD_FAIL_AFTER"] {
+        hc.set(k, -1);
+    }
+    for k in [
+        "HOSTALLOC_FAIL",
+        "REGISTER_FAIL",
+        "INTEGRATED",
+        "NO_READONLY_REGISTER",
+    ] {
+        hc.set(k, 0);
+    }
+    let base = hc.live();
+    let ctx = Context::new(&drv, 0).unwrap();
+    Env {
+        _guard: guard,
+        hc,
+        ctx,
+        base,
+    }
+}
+
+impl Env {
+    /// Drops the context and checks that every allocation and the context reference are gone.
+    fn finish(self) {
+        let drv = self.ctx.driver().clone();
+        drop(self.ctx);
+        assert_eq!(
+            self.hc.live(),
+            self.base,
+            "leaked allocations or registrations"
+        );
+        // SAFETY: plain counters.
+        assert_eq!(
+            unsafe { (self.hc.primary_refs)(0) },
+            0,
+            "primary context still retained"
+        );
+        assert_eq!(
+            unsafe { (self.hc.ctx_depth)() },
+            0,
+            "context left current on this thread"
+        );
+        assert!(drv.drop_errors().is_empty(), "{:?}", drv.drop_errors());
+    }
+}
+
+fn one(name: &str, shape: &[usize], dtype: DType) -> InputSpec {
+    InputSpec {
+        name: name.into(),
+        sample_shape: shape.to_vec(),
+        dtype,
+    }
+}
+
+fn open(src: &Path, inp: InputSpec, batch: usize, conv: Conversion) -> Arc<DataSet> {
+    Arc::new(
+        DataSet::open(
+            &[SourceSpec {
+                name: None,
+                path: src.into(),
+            }],
+            &[inp],
+            batch,
+            conv,
+        )
+        .unwrap(),
+    )
+}
+
+fn read(ctx: &Context, p: trtq_lite::cuda::DevicePtr, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    ctx.read_device(p, &mut v).unwrap();
+    v
+}
+
+/// Streams every batch and checks its device bytes against write_samples' formula.
+fn check_stream(
+    e: &Env,
+    ds: Arc<DataSet>,
+    mode: FeedMode,
+    elems: usize,
+) -> (FeedPath, trtq_lite::feed::FeedStats) {
+    let b = ds.batch_size();
+    let batches = ds.batches();
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode,
+            depth: 3,
+            copy_threads: 3,
+        },
+    )
+    .unwrap();
+    let mut k = 0;
+    while let Some(ptrs) = feed.next().unwrap() {
+        assert_eq!(ptrs.len(), 1);
+        let got = read(&e.ctx, ptrs[0], b * elems * 4);
+        let want =
+            f32_bytes((0..b).flat_map(|s| (0..elems).map(move |x| sample_value(k * b + s, x))));
+        assert!(got == want, "batch {k} differs on the device");
+        k += 1;
+    }
+    assert_eq!(k, batches);
+    assert!(
+        feed.next().unwrap().is_none(),
+        "next after the end must stay None"
+    );
+    let out = (feed.path(), feed.stats().clone());
+    drop(feed);
+    out
+}
+
+#[test]
+fn staged_across_files_delivers_every_batch_in_order() {
+    let e = env();
+    let t = Scratch::new("feed-staged");
+    write_samples(&t.0, 11, None, &[3, 4, 4]);
+    let ds = open(&t.0, one("x", &[3, 4, 4], DType::F32), 4, Conversion::Exact);
+    let (path, st) = check_stream(&e, ds, FeedMode::Auto, 48);
+    assert_eq!(path, FeedPath::Staged);
+    assert!(
+        st.decision.contains("span several files"),
+        "{}",
+        st.decision
+    );
+    assert_eq!(
+        (st.batches, st.bytes, st.waits.len()),
+        (2, 2 * 4 * 48 * 4, 2)
+    );
+    e.finish();
+}
+
+#[test]
+fn large_batches_use_parallel_copies() {
+    let e = env();
+    let t = Scratch::new("feed-large");
+    // 3 files x 2 samples of 1.5 MiB: a batch of 4 crosses files and exceeds the 8 MiB
+    // threshold below which one thread copies.
+    let elems = 3 * 256 * 512;
+    write_samples(&t.0, 4, Some(3), &[3, 256, 512]);
+    let ds = open(
+        &t.0,
+        one("x", &[3, 256, 512], DType::F32),
+        5,
+        Conversion::Exact,
+    );
+    let (_, st) = check_stream(&e, ds, FeedMode::Staged, elems);
+    assert_eq!(st.batches, 2);
+    e.finish();
+}
+
+#[test]
+fn registered_copies_straight_from_the_mapped_file() {
+    let e = env();
+    let t = Scratch::new("feed-reg");
+    write_samples(&t.0, 1, Some(12), &[2, 8]);
+    let ds = open(
+        &t.path("s_0000.npy"),
+        one("x", &[2, 8], DType::F32),
+        3,
+        Conversion::Exact,
+    );
+    let b0 = e.hc.registered_bytes;
+    let ds2 = ds.clone();
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds2,
+        FeedOptions {
+            mode: FeedMode::Registered,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (mut k, mut seen) = (0, 0);
+    while let Some(p) = feed.next().unwrap() {
+        // SAFETY: a counter.
+        seen = seen.max(unsafe { b0() });
+        let want = f32_bytes((0..3).flat_map(|s| (0..16).map(move |x| sample_value(k * 3 + s, x))));
+        assert_eq!(read(&e.ctx, p[0], 3 * 16 * 4), want, "batch {k}");
+        k += 1;
+    }
+    assert_eq!(
+        seen,
+        12 * 16 * 4,
+        "the file's data was not registered while streaming"
+    );
+    assert_eq!((k, feed.path()), (4, FeedPath::Registered));
+    drop(feed);
+    // SAFETY: a counter.
+    assert_eq!(unsafe { b0() }, 0, "registration outlived the feed");
+    drop(ds);
+    e.finish();
+}
+
+#[test]
+fn auto_measures_staged_against_registered_on_one_big_file() {
+    let e = env();
+    let t = Scratch::new("feed-auto");
+    write_samples(&t.0, 1, Some(20), &[4, 4]);
+    let ds = open(
+        &t.path("s_0000.npy"),
+        one("x", &[4, 4], DType::F32),
+        4,
+        Conversion::Exact,
+    );
+    let (path, st) = check_stream(&e, ds, FeedMode::Auto, 16);
+    assert!(matches!(path, FeedPath::Staged | FeedPath::Registered));
+    assert!(st.decision.contains("measured: staged"), "{}", st.decision);
+    e.finish();
+}
+
+#[test]
+fn mapped_memory_on_integrated_gpus() {
+    let e = env();
+    e.hc.set("INTEGRATED", 1);
+    let t = Scratch::new("feed-mapped");
+    write_samples(&t.0, 6, None, &[5]);
+    let ds = open(&t.0, one("x", &[5], DType::F32), 2, Conversion::Exact);
+    let (path, st) = check_stream(&e, ds, FeedMode::Auto, 5);
+    assert_eq!(path, FeedPath::Mapped);
+    assert!(st.decision.contains("integrated"), "{}", st.decision);
+    e.hc.set("INTEGRATED", 0);
+    e.finish();
+}
+
+#[test]
+fn two_inputs_in_the_given_order_with_conversions() {
+    let e = env();
+    let t = Scratch::new("feed-two");
+    // images: f64 data for an f32 input; mask: f32 data for an f16 input.
+    write_npy(
+        &t.path("img.npy"),
+        "<f8",
+        &[6, 3],
+        &f64_bytes((0..18).map(|x| x as f64 + 0.25)),
+    );
+    write_npy(
+        &t.path("mask.npy"),
+        "<f4",
+        &[6, 2],
+        &f32_bytes((0..12).map(|x| x as f32 * 0.5)),
+    );
+    let ds = DataSet::open(
+        &[
+            SourceSpec::parse(&format!("mask={}", t.path("mask.npy").display())),
+            SourceSpec::parse(&format!("images={}", t.path("img.npy").display())),
+        ],
+        &[
+            one("images", &[3], DType::F32),
+            one("mask", &[2], DType::F16),
+        ],
+        2,
+        Conversion::Allow,
+    )
+    .unwrap();
+    let mut feed = Feed::new(&e.ctx, Arc::new(ds), FeedOptions::default()).unwrap();
+    let mut k = 0;
+    while let Some(p) = feed.next().unwrap() {
+        let p = p.to_vec();
+        let img = f32_bytes((k * 6..k * 6 + 6).map(|x| x as f32 + 0.25));
+        let mask: Vec<u8> = (k * 4..k * 4 + 4)
+            .flat_map(|x| f32_to_f16(x as f32 * 0.5).to_le_bytes())
+            .collect();
+        assert_eq!(read(&e.ctx, p[0], 24), img, "images batch {k}");
+        assert_eq!(read(&e.ctx, p[1], 8), mask, "mask batch {k}");
+        k += 1;
+    }
+    assert_eq!(k, 3);
+    drop(feed);
+    e.finish();
+}
+
+#[test]
+fn out_of_device_memory_is_named_and_leaks_nothing() {
+    let e = env();
+    let t = Scratch::new("feed-oom");
+    write_samples(&t.0, 8, None, &[10]);
+    let ds = open(&t.0, one("x", &[10], DType::F32), 2, Conversion::Exact);
+    e.hc.set("OOM_AFTER", 2);
+    let err = Feed::new(&e.ctx, ds, FeedOptions::default()).err().unwrap();
+    e.hc.set("OOM_AFTER", -1);
+    match &err {
+        Error::Cuda {
+            call, code, name, ..
+        } => {
+            assert_eq!(call, "cuMemAlloc_v2(80 bytes)");
+            assert_eq!((*code, name.as_str()), (2, "CUDA_ERROR_OUT_OF_MEMORY"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "cuMemAlloc_v2(80 bytes) failed: CUDA_ERROR_OUT_OF_MEMORY (2): out of memory"
+    );
+    assert_eq!(err.exit_code(), 1);
+    e.finish();
+}
+
+#[test]
+fn pinned_failure_falls_back_to_pageable_in_auto_and_fails_when_forced() {
+    let e = env();
+    let t = Scratch::new("feed-pageable");
+    write_samples(&t.0, 9, None, &[7]);
+    e.hc.set("HOSTALLOC_FAIL", 1);
+    let ds = open(&t.0, one("x", &[7], DType::F32), 3, Conversion::Exact);
+    let (path, st) = check_stream(&e, ds.clone(), FeedMode::Auto, 7);
+    assert_eq!(path, FeedPath::Pageable);
+    assert!(
+        st.warnings
+            .iter()
+            .any(|w| w.contains("falling back to pageable copies")),
+        "{:?}",
+        st.warnings
+    );
+    let err = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Staged,
+            ..Default::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("cuMemHostAlloc(84 bytes, flags 0x1) failed: CUDA_ERROR_OUT_OF_MEMORY"),
+        "{err}"
+    );
+    e.hc.set("HOSTALLOC_FAIL", 0);
+    e.finish();
+}
+
+#[test]
+fn copy_failure_surfaces_from_next() {
+    let e = env();
+    let t = Scratch::new("feed-htod");
+    write_samples(&t.0, 10, None, &[4]);
+    let ds = open(&t.0, one("x", &[4], DType::F32), 2, Conversion::Exact);
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Staged,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    e.hc.set("HTOD_FAIL_AFTER", 2);
+    let mut ok = 0;
+    let err = loop {
+        match feed.next() {
+            Ok(Some(_)) => ok += 1,
+            Ok(None) => panic!("the copy failure was not reported"),
+            Err(e) => break e,
+        }
+    };
+    e.hc.set("HTOD_FAIL_AFTER", -1);
+    assert_eq!(ok, 2);
+    assert!(
+        err.to_string()
+            .starts_with("cuMemcpyHtoDAsync_v2(32 bytes) failed: CUDA_ERROR_ILLEGAL_ADDRESS (700)"),
+        "{err}"
+    );
+    assert!(feed.next().unwrap().is_none());
+    drop(feed);
+    e.finish();
+}
+
+#[test]
+fn registration_refused_auto_stages_forced_fails() {
+    let e = env();
+    let t = Scratch::new("feed-regfail");
+    write_samples(&t.0, 1, Some(8), &[4]);
+    let ds = open(
+        &t.path("s_0000.npy"),
+        one("x", &[4], DType::F32),
+        2,
+        Conversion::Exact,
+    );
+    e.hc.set("REGISTER_FAIL", 1);
+    let (path, st) = check_stream(&e, ds.clone(), FeedMode::Auto, 4);
+    assert_eq!(path, FeedPath::Staged);
+    assert!(
+        st.warnings
+            .iter()
+            .any(|w| w.contains("cuMemHostRegister_v2") && w.contains("CUDA_ERROR_NOT_SUPPORTED")),
+        "{:?}",
+        st.warnings
+    );
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds.clone(),
+        FeedOptions {
+            mode: FeedMode::Registered,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let err = feed.next().err().unwrap();
+    assert!(err.to_string().contains("cuMemHostRegister_v2"), "{err}");
+    drop(feed);
+    e.hc.set("REGISTER_FAIL", 0);
+    // Without read-only registration support, forcing it is refused up front.
+    e.hc.set("NO_READONLY_REGISTER", 1);
+    let err = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Registered,
+            ..Default::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string()
+            .contains("cannot register read-only host memory"),
+        "{err}"
+    );
+    e.hc.set("NO_READONLY_REGISTER", 0);
+    e.finish();
+}
+
+#[test]
+fn consumer_slower_than_copies_barely_waits() {
+    let e = env();
+    let t = Scratch::new("feed-wait");
+    write_samples(&t.0, 1, Some(40), &[64, 64]);
+    let ds = open(
+        &t.path("s_0000.npy"),
+        one("x", &[64, 64], DType::F32),
+        4,
+        Conversion::Exact,
+    );
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Staged,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    while feed.next().unwrap().is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let st = feed.stats().clone();
+    drop(feed);
+    assert_eq!(st.batches, 10);
+    // Batches are prepared while the consumer sleeps: waiting is a small fraction of its 5 ms.
+    assert!(
+        st.mean_wait_after_first() < std::time::Duration::from_millis(1),
+        "{:?}",
+        st.waits
+    );
+    e.finish();
+}
+
+#[test]
+fn loading_failures_are_typed_and_list_what_was_tried() {
+    let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let err = Driver::load(Some(Path::new("/nonexistent/libcuda.so.1")))
+        .err()
+        .unwrap();
+    let m = err.to_string();
+    assert!(matches!(err, Error::LibraryNotFound { .. }), "{err:?}");
+    assert!(
+        m.contains("/nonexistent/libcuda.so.1: ")
+            && m.contains("--cuda-lib PATH or TRTQ_LIBCUDA=PATH"),
+        "{m}"
+    );
+    // A real library without CUDA's symbols.
+    let err = Driver::load(Some(Path::new("libm.so.6"))).err().unwrap();
+    match err {
+        Error::MissingSymbol { symbol, .. } => assert_eq!(symbol, "cuInit"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn device_info_for_doctor() {
+    let e = env();
+    let info = e.ctx.info().unwrap();
+    assert!(info.name.contains("hostcuda"));
+    assert_eq!(info.compute_capability, (9, 0));
+    assert_eq!(info.total_mem, 8 << 30);
+    assert!(!info.integrated && info.can_map_host_memory && info.read_only_host_register);
+    // hostcuda has no cuDeviceGetPCIBusId: the optional symbol resolves to None.
+    assert_eq!(info.pci_bus_id, None);
+    assert_eq!(info.driver_version_string(), "13.0");
+    let err = Context::new(e.ctx.driver(), 3).err().unwrap();
+    assert!(err.to_string().contains("--device 3"), "{err}");
+    e.finish();
+}

@@ -1,0 +1,85 @@
+//! The feed on a real NVIDIA GPU: the bytes of every batch, read back from device memory, for
+//! each path the device supports. Run on a GPU host:
+//!   cargo test --release --test gpu_feed -- --ignored
+//! or, without Rust there, build the test binary here (`cargo test --release --test gpu_feed
+//! --no-run` prints its path), carry it, and run `./gpu_feed-<hash> --ignored`.
+
+mod support;
+
+use std::sync::Arc;
+
+use support::{f32_bytes, sample_value, write_samples, Scratch};
+use trtq_lite::cuda::{Context, Driver};
+use trtq_lite::data::{Conversion, DataSet, InputSpec, SourceSpec};
+use trtq_lite::feed::{Feed, FeedMode, FeedOptions};
+use trtq_lite::npy::DType;
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: run `cargo test --release --test gpu_feed -- --ignored` on a host with the NVIDIA driver"]
+fn every_path_delivers_exact_bytes_on_a_real_gpu() {
+    let drv = Driver::load(None).expect("libcuda");
+    let ctx = Context::new(&drv, 0).expect("device 0");
+    let info = ctx.info().unwrap();
+    eprintln!("{info:?}");
+    let t = Scratch::new("gpu-feed");
+    let shape = [3, 64, 64];
+    let elems: usize = shape.iter().product();
+    write_samples(&t.path("files"), 20, None, &shape);
+    write_samples(&t.path("big"), 1, Some(20), &shape);
+    let inp = InputSpec {
+        name: "x".into(),
+        sample_shape: shape.to_vec(),
+        dtype: DType::F32,
+    };
+    let mut modes = vec![
+        ("files", FeedMode::Staged),
+        ("files", FeedMode::Auto),
+        ("big", FeedMode::Staged),
+        ("big", FeedMode::Auto),
+    ];
+    if info.read_only_host_register {
+        modes.push(("big", FeedMode::Registered));
+    }
+    if info.can_map_host_memory {
+        modes.push(("files", FeedMode::Mapped));
+    }
+    for (src, mode) in modes {
+        let path = if src == "big" {
+            t.path("big/s_0000.npy")
+        } else {
+            t.path("files")
+        };
+        let ds = DataSet::open(
+            &[SourceSpec { name: None, path }],
+            std::slice::from_ref(&inp),
+            6,
+            Conversion::Exact,
+        )
+        .unwrap();
+        let mut feed = Feed::new(
+            &ctx,
+            Arc::new(ds),
+            FeedOptions {
+                mode,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut k = 0;
+        while let Some(p) = feed.next().unwrap() {
+            let mut got = vec![0u8; 6 * elems * 4];
+            ctx.read_device(p[0], &mut got).unwrap();
+            let want =
+                f32_bytes((0..6).flat_map(|s| (0..elems).map(move |x| sample_value(k * 6 + s, x))));
+            assert!(got == want, "{src} {mode:?}: batch {k} differs");
+            k += 1;
+        }
+        assert_eq!(k, 3, "{src} {mode:?}");
+        eprintln!(
+            "{src} {mode:?}: {} ({})",
+            feed.path().name(),
+            feed.stats().decision
+        );
+    }
+    assert!(drv.drop_errors().is_empty(), "{:?}", drv.drop_errors());
+}
