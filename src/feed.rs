@@ -11,15 +11,16 @@
 //! - **staged**: mapped file → pinned staging (CPU copy) → device (DMA). Always possible.
 //! - **registered**: the mapped file itself is page-locked (cuMemHostRegister, read-only) and
 //!   copied from directly: no CPU copy. Only when every batch is contiguous in one file and no
-//!   conversion is needed. The whole file stays locked (resident) while its batches stream.
+//!   conversion is needed. Windows of max(2 batches, 64 MiB) are registered in turn, so the
+//!   locked (resident) memory stays bounded however large the file.
 //! - **mapped**: for integrated GPUs (Jetson), where device and host share memory: batches are
 //!   written into mapped pinned memory that the GPU reads in place (zero copy, no DMA).
 //! - **pageable**: synchronous copies from ordinary memory; the fallback when pinned memory
 //!   cannot be allocated (announced as a warning).
 //!
 //! `auto` picks mapped on integrated GPUs; on discrete GPUs it measures: batch 0 goes staged,
-//! batch 1 registered (when eligible, registration cost spread over the batches it serves), and
-//! the faster one carries on.
+//! batch 1 registered (when eligible; its time includes registering its window), and the
+//! faster one carries on.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct FeedOptions {
     pub depth: usize,
     /// CPU threads for staging copies; 0 = up to 8, by the machine's cores.
     pub copy_threads: usize,
+    /// Bytes registered at once on the registered path; 0 = max(2 batches, 64 MiB).
+    pub reg_window: usize,
 }
 
 impl Default for FeedOptions {
@@ -93,6 +96,7 @@ impl Default for FeedOptions {
             mode: FeedMode::Auto,
             depth: 3,
             copy_threads: 0,
+            reg_window: 0,
         }
     }
 }
@@ -323,6 +327,7 @@ impl Feed {
             slots,
             events,
             threads,
+            reg_window: opts.reg_window,
             ready_tx,
             free_rx,
         };
@@ -461,17 +466,41 @@ struct Producer {
     slots: SlotMem,
     events: Arc<Vec<Event>>,
     threads: usize,
+    reg_window: usize,
     ready_tx: SyncSender<Result<Msg>>,
     free_rx: Receiver<usize>,
 }
 
-/// The registration currently held for one input: (file index identity, registration).
-type Reg<'a> = Option<(*const u8, HostRegistration<'a>)>;
+/// The registration window currently held for one input.
+struct Reg<'a> {
+    file: &'a crate::npy::NpyFile,
+    /// Registered byte range of the file's map.
+    range: std::ops::Range<usize>,
+    reg: Option<HostRegistration<'a>>,
+}
+
+impl Drop for Reg<'_> {
+    fn drop(&mut self) {
+        // Unregister first (waits for pending copies), then let the pages leave our RSS.
+        self.reg.take();
+        self.file.evict_map_range(self.range.clone());
+    }
+}
+
+/// Bytes registered at once: at least two batches (so registration is spread over several),
+/// at least 64 MiB, and so pinned memory stays within 2 batches + 64 MiB beyond the staging.
+fn reg_window(batch_bytes: usize, asked: usize) -> usize {
+    if asked > 0 {
+        asked
+    } else {
+        (2 * batch_bytes).max(64 << 20)
+    }
+}
 
 impl Producer {
     fn run(mut self, mut path: FeedPath, auto_measure: bool) {
         let data = self.data.clone();
-        let mut regs: Vec<Reg<'_>> = (0..data.inputs().len()).map(|_| None).collect();
+        let mut regs: Vec<Option<Reg<'_>>> = (0..data.inputs().len()).map(|_| None).collect();
         let mut staged_ms = None;
         for b in 0..data.batches() {
             let Ok(slot) = self.free_rx.recv() else {
@@ -530,7 +559,7 @@ impl Producer {
                         path,
                         decision: format!(
                             "auto: {} (measured: staged {s:.2} ms for batch 0, registered {reg_ms:.2} ms \
-                             for batch 1 including registering its file)",
+                             for batch 1 including registering its window)",
                             path.name()
                         ),
                     }));
@@ -557,12 +586,19 @@ impl Producer {
     fn produce<'a>(
         &mut self,
         data: &'a DataSet,
-        regs: &mut [Reg<'a>],
+        regs: &mut [Option<Reg<'a>>],
         path: FeedPath,
         b: usize,
         slot: usize,
     ) -> Result<()> {
         let threads = self.threads;
+        // Start reading the next batch from disk while this one is copied (a no-op when the
+        // data is in the page cache already).
+        for i in 0..data.inputs().len() {
+            for p in data.pieces(i, b + 1) {
+                p.file.prefetch(p.offset, p.len);
+            }
+        }
         for (i, input) in data.inputs().iter().enumerate() {
             let conv = Conv::new(input.data_dtype, input.spec.dtype);
             let pieces = data.pieces(i, b);
@@ -575,19 +611,32 @@ impl Producer {
                 }
                 (SlotMem::Device(dev), FeedPath::Registered) if pieces.len() == 1 => {
                     let p = pieces[0];
-                    let key = p.file.bytes().as_ptr();
-                    if regs[i].as_ref().map(|r| r.0) != Some(key) {
-                        regs[i] = None; // waits for its copies, then unregisters
-                        let reg = self.ctx.register_host(p.file.bytes(), true)?;
-                        regs[i] = Some((key, reg));
+                    // The piece's bytes as offsets into the file's whole map.
+                    let off = p.file.header().data_offset + p.offset;
+                    let end = off + p.len;
+                    let fits = regs[i].as_ref().is_some_and(|r| {
+                        std::ptr::eq(r.file, p.file) && r.range.start <= off && end <= r.range.end
+                    });
+                    if !fits {
+                        regs[i] = None; // waits for its copies, unregisters, evicts
+                        let map = p.file.map_bytes();
+                        let a = off / 4096 * 4096;
+                        let b = (a + reg_window(bytes, self.reg_window))
+                            .max(end)
+                            .min(map.len());
+                        let reg = self.ctx.register_host(&map[a..b], true)?;
+                        regs[i] = Some(Reg {
+                            file: p.file,
+                            range: a..b,
+                            reg: Some(reg),
+                        });
                     }
-                    if let Some((_, reg)) = regs[i].as_mut() {
-                        self.stream.copy_registered(
-                            &dev[slot][i],
-                            0,
-                            reg,
-                            p.offset..p.offset + p.len,
-                        )?;
+                    if let Some(r) = regs[i].as_mut() {
+                        let a = r.range.start;
+                        if let Some(reg) = r.reg.as_mut() {
+                            self.stream
+                                .copy_registered(&dev[slot][i], 0, reg, off - a..end - a)?;
+                        }
                     }
                 }
                 (SlotMem::Device(dev), FeedPath::Pageable) => {

@@ -502,6 +502,31 @@ impl NpyFile {
         }
     }
 
+    /// Asks the kernel to start reading `len` data bytes from `offset` into the page cache
+    /// (asynchronous readahead; helps when the data is not cached yet). Errors are ignored.
+    pub fn prefetch(&self, offset: usize, len: usize) {
+        let start = self.header.data_offset.saturating_add(offset);
+        let end = start.saturating_add(len).min(self.map.len());
+        let a = start / 4096 * 4096;
+        if end > a {
+            let _ = self.map.advise_range(memmap2::Advice::WillNeed, a, end - a);
+        }
+    }
+
+    /// The whole mapped file, header included (page-aligned start), for registering ranges.
+    pub fn map_bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// [`NpyFile::evict`] for a range of the whole map rather than of the data.
+    pub fn evict_map_range(&self, range: std::ops::Range<usize>) {
+        let d = self.header.data_offset;
+        let start = range.start.max(d);
+        if range.end > start {
+            self.evict(start - d, range.end - start);
+        }
+    }
+
     /// Tells the kernel we are done with `len` data bytes from `offset`: their pages leave this
     /// process's resident set (they stay in the page cache). Keeps streaming memory-bounded.
     /// Only whole pages inside the range are dropped; errors are ignored (it is advice).

@@ -118,6 +118,7 @@ fn check_stream(
             mode,
             depth: 3,
             copy_threads: 3,
+            reg_window: 0,
         },
     )
     .unwrap();
@@ -209,16 +210,55 @@ fn registered_copies_straight_from_the_mapped_file() {
         assert_eq!(read(&e.ctx, p[0], 3 * 16 * 4), want, "batch {k}");
         k += 1;
     }
+    // The whole file (header page included) fits one window.
     assert_eq!(
         seen,
-        12 * 16 * 4,
-        "the file's data was not registered while streaming"
+        128 + 12 * 16 * 4,
+        "the file was not registered while streaming"
     );
     assert_eq!((k, feed.path()), (4, FeedPath::Registered));
     drop(feed);
     // SAFETY: a counter.
     assert_eq!(unsafe { b0() }, 0, "registration outlived the feed");
     drop(ds);
+    e.finish();
+}
+
+#[test]
+fn registered_windows_move_along_a_large_file() {
+    let e = env();
+    let t = Scratch::new("feed-regwin");
+    // 30 samples of 4 KiB; windows of 3 pages hold at most 3 samples each.
+    write_samples(&t.0, 1, Some(30), &[1024]);
+    let ds = open(
+        &t.path("s_0000.npy"),
+        one("x", &[1024], DType::F32),
+        2,
+        Conversion::Exact,
+    );
+    let reg = e.hc.registered_bytes;
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Registered,
+            reg_window: 3 * 4096,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (mut k, mut most) = (0, 0);
+    while let Some(p) = feed.next().unwrap() {
+        // SAFETY: a counter.
+        most = most.max(unsafe { reg() });
+        let want =
+            f32_bytes((0..2).flat_map(|s| (0..1024).map(move |x| sample_value(k * 2 + s, x))));
+        assert_eq!(read(&e.ctx, p[0], 2 * 4096), want, "batch {k}");
+        k += 1;
+    }
+    assert_eq!(k, 15);
+    assert!(most <= 3 * 4096 + 4096, "registered {most} bytes at once");
+    drop(feed);
     e.finish();
 }
 

@@ -44,6 +44,10 @@ pub struct Args {
     #[argh(option, default = "FeedMode::Auto")]
     pub feed: FeedMode,
 
+    /// CPU threads copying into pinned staging (default: up to 8, by the machine's cores)
+    #[argh(option, default = "0")]
+    pub copy_threads: usize,
+
     /// the shape of one sample without batch, e.g. 3x640x640 (default: inferred)
     #[argh(option)]
     pub shape: Option<String>,
@@ -51,6 +55,10 @@ pub struct Args {
     /// print JSON instead of text
     #[argh(switch)]
     pub json: bool,
+}
+
+fn st_bytes_after_first(feed: &Feed) -> u64 {
+    feed.stats().bytes.saturating_sub(feed.batch_bytes())
 }
 
 /// Pinned cuMemcpyHtoDAsync of one batch: (GB/s, ms per batch).
@@ -145,18 +153,27 @@ pub fn run(args: Args) -> Result<()> {
         Arc::new(data),
         FeedOptions {
             mode: args.feed,
+            copy_threads: args.copy_threads,
             ..Default::default()
         },
     )?;
     let setup = t_setup.elapsed();
     let consumer = Duration::from_secs_f64(args.consumer_ms / 1e3);
     let t0 = Instant::now();
+    let mut t_first = None;
     while feed.next()?.is_some() {
+        t_first.get_or_insert_with(Instant::now);
         if !consumer.is_zero() {
             std::thread::sleep(consumer);
         }
     }
     let secs = t0.elapsed().as_secs_f64();
+    // Steady state: from the delivery of the first batch (which nothing can overlap) to the end.
+    let steady = t_first.and_then(|t| {
+        let s = t.elapsed().as_secs_f64();
+        let later = st_bytes_after_first(&feed);
+        (later > 0 && s > 0.0).then(|| later as f64 / s / 1e9)
+    });
     let st = feed.stats().clone();
     let path = feed.path();
     drop(feed);
@@ -206,6 +223,11 @@ pub fn run(args: Args) -> Result<()> {
             ("bytes", Value::Int(st.bytes as i64)),
             ("seconds", Value::Num(secs)),
             ("gb_per_s", Value::Num(gbs)),
+            ("gb_per_s_after_first", num(steady)),
+            (
+                "ratio_after_first",
+                num(steady.zip(ceil).map(|(s, c)| s / c.0)),
+            ),
             (
                 "feed_mode",
                 Value::Str(format!("{:?}", args.feed).to_lowercase()),
@@ -261,6 +283,9 @@ pub fn run(args: Args) -> Result<()> {
         fmt_num(gbs),
         fmt_num(ms(setup))
     );
+    if let Some(s) = steady {
+        println!("after the first batch: {} GB/s", fmt_num(s));
+    }
     println!(
         "consumer: {} ms per batch; waited mean {} ms ({} ms after the first batch), p99 {} ms, total {} ms",
         fmt_num(args.consumer_ms),
