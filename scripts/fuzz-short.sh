@@ -5,11 +5,13 @@
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)
 #   FUZZ_RUNS     stop a target after this many executions (default: no limit, time only)
-#   FUZZ_TARGETS  space-separated subset of: npy_header npy_bytes cache_parse onnx_reader npy_open
+#   FUZZ_TARGETS  space-separated subset of: npy_header npy_bytes cache_parse onnx_reader
+#                 onnx_import_10 onnx_import_8 npy_open
 #   FUZZ_JOBS     libFuzzer -fork=N processes per target (default 1: the CI-sized machine has 2 cores)
 # Needs: rustup with a nightly toolchain (else stable with RUSTC_BOOTSTRAP=1 is tried),
-# cargo-fuzz (cargo install cargo-fuzz), clang++ with libFuzzer (apt-get install clang) for
-# onnx_reader. Working corpora grow in fuzz/corpus/<target>/ and crashes land in
+# cargo-fuzz (cargo install cargo-fuzz), clang++ with libFuzzer (apt-get install clang) and
+# python3 for the C++ targets (onnx_reader: trtsim's ONNX reader; onnx_import_8/10: the whole
+# simulated IParser::parse of trtsim's 8.x and 10.x libraries). Working corpora grow in fuzz/corpus/<target>/ and crashes land in
 # fuzz/artifacts/<target>/ (both git-ignored); the committed seeds are fixtures/ and fuzz/seeds/.
 # Logs: target/fuzz-logs/<target>.log; the last lines of each are printed at the end.
 # Exit status: 1 when any target found a crash (its input is named in the log).
@@ -18,7 +20,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/fuzz"
 secs="${FUZZ_SECONDS:-60}"
 runs="${FUZZ_RUNS:-0}"
-targets="${FUZZ_TARGETS:-npy_header npy_bytes cache_parse onnx_reader npy_open}"
+targets="${FUZZ_TARGETS:-npy_header npy_bytes cache_parse onnx_reader onnx_import_10 onnx_import_8 npy_open}"
 jobs="${FUZZ_JOBS:-1}"
 logs="$root/target/fuzz-logs"
 mkdir -p "$logs"
@@ -37,7 +39,7 @@ seeds() {
   case "$1" in
     npy_*) set -- "$root/fixtures/npy" "$root/fuzz/seeds/npy" ;;
     cache_parse) set -- "$root/fixtures/caches" "$root/fuzz/seeds/cache" ;;
-    onnx_reader) set -- "$root/fixtures/onnx" "$root/fuzz/seeds/onnx" ;;
+    onnx_*) set -- "$root/fixtures/onnx" "$root/fuzz/seeds/onnx" ;;
   esac
   for d in "$@"; do [ -d "$d" ] && echo "$d"; done
   return 0
@@ -60,9 +62,9 @@ for t in $targets; do
   [ "$jobs" -gt 1 ] && flags+=(-fork="$jobs")
   echo "== $t: ${secs}s$( [ "$runs" != 0 ] && echo ", at most $runs runs")"
   # shellcheck disable=SC2046
-  if [ "$t" = onnx_reader ]; then
-    bash cpp/build.sh fuzzer >/dev/null
-    "$root/target/fuzz-cpp/onnx_reader" "${flags[@]}" "corpus/$t" $(seeds "$t") >"$logs/$t.log" 2>&1 || failed=1
+  if [ "${t#onnx_}" != "$t" ]; then
+    case "$t" in onnx_reader) bash cpp/build.sh fuzzer >/dev/null ;; *) bash cpp/build.sh import >/dev/null ;; esac
+    "$root/target/fuzz-cpp/$t" "${flags[@]}" "corpus/$t" $(seeds "$t") >"$logs/$t.log" 2>&1 || failed=1
   else
     s="$(sanitizer "$t")"
     # Separate target folders so switching sanitizers does not rebuild everything.

@@ -15,6 +15,10 @@
 
 #include "core.hpp"
 
+#ifdef FUZZ_PROTO_MUTATOR
+#include "proto_mutator.hpp"
+#endif
+
 namespace {
 
 [[noreturn]] void fail(const char* what) {
