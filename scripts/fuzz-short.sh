@@ -75,5 +75,7 @@ for t in $targets; do
   grep -E "^#[0-9]+ +DONE|^Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb|cov: " "$logs/$t.log" | tail -n 3 || true
   grep -E "Test unit written to|SUMMARY" "$logs/$t.log" || true
 done
+# npy_open's scratch files (one per fuzzing process; see fuzz/fuzz_targets/npy_open.rs).
+rm -f /dev/shm/trtq-fuzz-npy-open-*.npy "${TMPDIR:-/tmp}"/trtq-fuzz-npy-open-*.npy
 [ "$failed" = 0 ] && echo "fuzz: no crashes" || echo "fuzz: a target failed; see $logs/"
 exit "$failed"
