@@ -63,7 +63,12 @@ for t in $targets; do
   echo "== $t: ${secs}s$( [ "$runs" != 0 ] && echo ", at most $runs runs")"
   # shellcheck disable=SC2046
   if [ "${t#onnx_}" != "$t" ]; then
-    case "$t" in onnx_reader) bash cpp/build.sh fuzzer >/dev/null ;; *) bash cpp/build.sh import >/dev/null ;; esac
+    mode=import; [ "$t" = onnx_reader ] && mode=fuzzer
+    if ! bash cpp/build.sh "$mode" >"$logs/$t.build.log" 2>&1; then
+      echo "could not build $t (see $logs/$t.build.log)"
+      failed=1
+      continue
+    fi
     "$root/target/fuzz-cpp/$t" "${flags[@]}" "corpus/$t" $(seeds "$t") >"$logs/$t.log" 2>&1 || failed=1
   else
     s="$(sanitizer "$t")"
@@ -72,7 +77,9 @@ for t in $targets; do
     "${cargo_fuzz[@]}" run -s "$s" "${dir[@]}" "$t" "corpus/$t" $(seeds "$t") -- "${flags[@]}" \
       >"$logs/$t.log" 2>&1 || failed=1
   fi
-  grep -E "^#[0-9]+ +DONE|^Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb|cov: " "$logs/$t.log" | tail -n 3 || true
+  # The last status line (inputs run, coverage, corpus) and the total.
+  grep -E "^#[0-9]+" "$logs/$t.log" | tail -n 1 || true
+  grep -E "^Done [0-9]+ runs" "$logs/$t.log" || true
   grep -E "Test unit written to|SUMMARY" "$logs/$t.log" || true
 done
 # npy_open's scratch files (one per fuzzing process; see fuzz/fuzz_targets/npy_open.rs).
