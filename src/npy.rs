@@ -227,6 +227,25 @@ pub fn parse_header(bytes: &[u8]) -> std::result::Result<Header, String> {
     })
 }
 
+/// Checks a whole file's bytes: the header (as [`parse_header`]) and that exactly the promised
+/// number of data bytes follow it, not fewer, not more. Pure: no I/O, never panics on any
+/// input; [`NpyFile::open`] runs it on the mapped file, the fuzz targets on arbitrary bytes.
+/// Not checked here: the data's alignment in memory, which depends on where the bytes lie.
+pub fn check_bytes(bytes: &[u8]) -> std::result::Result<Header, String> {
+    let header = parse_header(bytes)?;
+    let follow = bytes.len() - header.data_offset;
+    if follow != header.data_len {
+        return Err(format!(
+            "header says {} {} = {} bytes, but {} bytes follow",
+            shape_str(&header.shape),
+            header.dtype.descr(),
+            header.data_len,
+            follow
+        ));
+    }
+    Ok(header)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Lit {
     Str(String),
@@ -442,17 +461,7 @@ impl NpyFile {
             path: path.to_path_buf(),
             source,
         })?;
-        let header = parse_header(&map).map_err(bad)?;
-        let follow = map.len() - header.data_offset;
-        if follow != header.data_len {
-            return Err(bad(format!(
-                "header says {} {} = {} bytes, but {} bytes follow",
-                shape_str(&header.shape),
-                header.dtype.descr(),
-                header.data_len,
-                follow
-            )));
-        }
+        let header = check_bytes(&map).map_err(bad)?;
         let addr = map.as_ptr() as usize + header.data_offset;
         if addr % header.dtype.size() != 0 {
             return Err(bad(format!(
@@ -712,6 +721,18 @@ mod tests {
         assert!(parse_header(&b[..40])
             .unwrap_err()
             .contains("header length field says"));
+    }
+
+    #[test]
+    fn check_bytes_wants_the_exact_data_length() {
+        let dict = "{'descr': '<f2', 'fortran_order': False, 'shape': (5, 1), }";
+        let h = check_bytes(&npy(1, dict, &[7; 10])).unwrap();
+        assert_eq!((h.shape, h.data_len), (vec![5, 1], 10));
+        for n in [0, 9, 11] {
+            let e = check_bytes(&npy(1, dict, &vec![7; n])).unwrap_err();
+            assert!(e.contains(&format!("{n} bytes follow")), "{n}: {e}");
+        }
+        assert!(check_bytes(b"\x93NUMPY").unwrap_err().contains("magic"));
     }
 
     #[test]

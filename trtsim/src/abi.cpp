@@ -50,7 +50,8 @@ std::vector<int64_t> to_vec(nv::Dims const& d) {
 nv::Dims from_vec(const std::vector<int64_t>& v) {
   nv::Dims d;
   std::memset(&d, 0, sizeof d);
-  d.nbDims = int32_t(v.size());
+  // Never more than d[] holds: callers loop over d[0..nbDims).
+  d.nbDims = int32_t(v.size() < size_t(nv::Dims::MAX_DIMS) ? v.size() : size_t(nv::Dims::MAX_DIMS));
   for (size_t i = 0; i < v.size() && i < size_t(nv::Dims::MAX_DIMS); ++i) d.d[i] = decltype(d.d[0])(v[i]);
   return d;
 }
@@ -673,6 +674,16 @@ class ParserImpl : public Stub_IParser {
         if (!o.empty() && std::find(outs.begin(), outs.end(), o) == outs.end()) n->model.layer_outputs.push_back(o);
     n->model.nb_layers += m.nodes.size();
     for (const auto& o : m.outputs) {
+      // Checked like the inputs: Dims holds at most MAX_DIMS, and getDimensions() of a tensor
+      // with more would report an nbDims past the end of d[] (found by fuzz/cpp/onnx_import.cpp).
+      if (o.dims.size() > size_t(nv::Dims::MAX_DIMS)) {
+        trtsim::ParseIssue is;
+        is.code = int32_t(nvonnxparser::ErrorCode::kUNSUPPORTED_GRAPH);
+        is.desc = "Output '" + o.name + "' has more than 8 dimensions.";
+        is.func = "importOutput";
+        add_error(is);
+        return false;
+      }
       int32_t t = trtsim::onnx_to_trt(o.onnx_type, kMajor);
       TensorW* tw = n->make_tensor(o.name, t < 0 ? int32_t(trtsim::kFLOAT) : t, o.dims);
       n->markOutput(*tw);
