@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README's first set-up command: builds trtq-lite and runs the main job, `calibrate`, on the
 # bundled example (fixtures/example: a YOLO-style ONNX model with a dynamic batch and 20
-# preprocessed .npy samples), then shows the calibration cache it wrote.
+# preprocessed .npy samples), then shows the calibration cache it wrote; then the whole
+# Python-free pipeline from the example's 12 PNG images: prepare -> inspect-data -> calibrate.
 #
 # TensorRT: TRTQ_NVINFER_DIR if set, else a system libnvinfer if the loader knows one, else
 # trtsim, the project's test simulator (the output then says so: the engine is not real).
@@ -33,3 +34,9 @@ set -x
 "$bin" calibrate fixtures/example/model.onnx --data fixtures/example/calib --batch-size 8 \
   --cache "$out/calib.cache" --engine "$out/model.engine" "${args[@]}"
 "$bin" inspect-cache "$out/calib.cache"
+
+# The same, Python-free from images: prepare (Ultralytics letterbox) -> inspect-data -> calibrate.
+"$bin" prepare fixtures/example/images -o "$out/calib_from_images" --imgsz 64 --force
+"$bin" inspect-data "$out/calib_from_images"
+"$bin" calibrate fixtures/example/model.onnx --data "$out/calib_from_images" --batch-size 4 \
+  --cache "$out/images.cache" --engine "$out/images.engine" "${args[@]}"

@@ -22,6 +22,12 @@ check "the cache is a TensorRT 10.3 EntropyCalibration2 cache" \
   grep -qx 'TRT-100300-EntropyCalibration2' <(head -1 "$out/calib.cache")
 check "inspect-cache reads it" "$bin" inspect-cache "$out/calib.cache"
 check "the engine is a trtsim plan" grep -q TRTSIM "$out/model.engine"
+check "prepare the example images" "$bin" prepare fixtures/example/images -o "$out/from_images" --imgsz 64 -q
+check "12 samples in 0..1 from prepare" bash -c "'$bin' inspect-data --json '$out/from_images' | python3 -c 'import json,sys; s=json.load(sys.stdin)[\"sources\"][0]; assert s[\"samples\"]==12 and 0<=s[\"min\"] and s[\"max\"]<=1, s'"
+check "calibrate from the prepared images" "$bin" calibrate fixtures/example/model.onnx --data "$out/from_images" \
+  --batch-size 4 --cache "$out/images.cache" --engine "$out/images.engine" \
+  --nvinfer target/test-libs/trtsim/10 --cuda-lib target/test-libs/hostcuda/libcuda.so.1 --quiet
+check "its cache covers the input" grep -q '^images: ' "$out/images.cache"
 rm -rf "$out" /tmp/trtq-example.$$
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
