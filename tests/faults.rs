@@ -71,11 +71,12 @@ struct Setup {
 }
 
 impl Setup {
-    /// 32 samples of 3x64x64 in 4 files of 8 (so batches of 8 are contiguous and the
-    /// registered feed path is possible), for yolo_dynamic.onnx.
+    /// 48 samples of 3x64x64 in 6 files of 8 (so batches of 8 are contiguous and the
+    /// registered feed path is possible, and `auto` has the 5 batches it compares paths on),
+    /// for yolo_dynamic.onnx.
     fn new(major: u32) -> Setup {
         let t = Scratch::new("faults");
-        write_samples(&t.path("data"), 4, Some(8), &[3, 64, 64]);
+        write_samples(&t.path("data"), 6, Some(8), &[3, 64, 64]);
         std::fs::create_dir_all(t.path("out")).unwrap();
         Setup { t, major }
     }
@@ -373,7 +374,7 @@ fn get_batch_called_again_after_false() {
         );
         assert_exit(&o, 0, "getbatch_after_false");
         let tr = std::fs::read_to_string(&trace).unwrap();
-        assert!(tr.contains("getBatch 4 -> false"), "{tr}");
+        assert!(tr.contains("getBatch 6 -> false"), "{tr}");
         assert!(tr.contains("getBatch after false -> false"), "{tr}");
         let (c, e) = &refs(major)[0];
         assert_eq!(&std::fs::read(s.cache()).unwrap(), c);

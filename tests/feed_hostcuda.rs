@@ -536,7 +536,8 @@ fn copy_failure_surfaces_from_next() {
 fn registration_refused_auto_stages_forced_fails() {
     let e = env();
     let t = Scratch::new("feed-regfail");
-    write_samples(&t.0, 1, Some(8), &[4]);
+    // 6 batches of 2: auto compares paths only from 5 batches on.
+    write_samples(&t.0, 1, Some(12), &[4]);
     let ds = open(
         &t.path("s_0000.npy"),
         one("x", &[4], DType::F32),
