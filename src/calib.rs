@@ -232,7 +232,6 @@ pub struct FeedCalibrator<'a> {
     cache: Option<Vec<u8>>,
     progress: Progress,
     first_request: Option<Instant>,
-    last_answer: Option<Instant>,
     report: CalibReport,
     ctx: Option<&'a crate::cuda::Context>,
 }
@@ -256,7 +255,6 @@ impl<'a> FeedCalibrator<'a> {
             cache,
             progress,
             first_request: None,
-            last_answer: None,
             report: CalibReport::default(),
             ctx,
         }
@@ -279,7 +277,6 @@ impl<'a> FeedCalibrator<'a> {
         let now = Instant::now();
         self.report.wait_time += now - started;
         self.report.first_wait.get_or_insert(now - started);
-        self.last_answer = Some(now);
         if let Some(f) = self.first_request {
             self.report.calibration_time = now - f;
         }
