@@ -12,6 +12,10 @@
 #   BENCH_SAMPLES  samples per data set (default 512), BENCH_SHAPE (default 3,640,640)
 #   BENCH_BATCHES  batch sizes (default "8 32"), BENCH_DEVICE (default 0)
 #   BENCH_RSS8G=1  also stream an 8 GiB single-file data set and report peak RSS
+#   BENCH_RUN_TIMEOUT  seconds one bench-feed run may take (default 120)
+#   BENCH_REPEAT   runs of the b8 auto rows (default 3), BENCH_THREADS / BENCH_RINGS: the
+#                  copy-thread counts (default "4 8 12 14 16") and staging sizes in MiB
+#                  (default "32 128") of the staged sweep
 #   TRTQ_LIBCUDA / BENCH_CUDA_LIB   libcuda to use (default: the system's)
 #
 # What it does: writes a float32 data set twice with numpy (one .npy per sample, and one big
@@ -53,10 +57,13 @@ echo "   written and cached in $(( $(date +%s) - START )) s"
 run() {
   local label="$1"; shift
   python3 - "$RUNS" "$label" "$BIN" bench-feed "$@" --device "$DEV" ${LIBARG[@]+"${LIBARG[@]}"} --json <<'PY'
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
 runs, label, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
 t = time.time()
-p = subprocess.run(cmd, capture_output=True, text=True)
+try:
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=float(os.environ.get("BENCH_RUN_TIMEOUT", "120")))
+except subprocess.TimeoutExpired:
+    p = subprocess.CompletedProcess(cmd, 124, "", "timed out (BENCH_RUN_TIMEOUT)")
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, this child only
 rec = {"label": label, "rc": p.returncode, "rss_kib": rss, "wall_s": round(time.time() - t, 2),
        "cmd": " ".join(cmd[1:])}
@@ -82,10 +89,20 @@ for b in $BATCHES; do
   done
 done
 
-echo "== staging copy threads (b8, staged)"
-for th in 2 4 8 12 16; do
+echo "== repeats of the target rows (b8, auto)"
+for rep in $(seq 2 "${BENCH_REPEAT:-3}"); do
+  run "files b8 auto #$rep" "$DIR/files" --batch-size 8 || true
+  run "big b8 auto #$rep" "$DIR/big.npy" --batch-size 8 || true
+done
+
+echo "== staging copy threads and ring size (b8, staged)"
+for th in ${BENCH_THREADS:-4 8 12 14 16}; do
   run "files b8 staged ${th}thr" "$DIR/files" --batch-size 8 --feed staged --copy-threads "$th" || true
   run "big b8 staged ${th}thr" "$DIR/big.npy" --batch-size 8 --feed staged --copy-threads "$th" || true
+done
+for mib in ${BENCH_RINGS:-32 128}; do
+  run "files b8 staged ring ${mib}M" "$DIR/files" --batch-size 8 --feed staged --staging-mib "$mib" || true
+  run "big b8 staged ring ${mib}M" "$DIR/big.npy" --batch-size 8 --feed staged --staging-mib "$mib" || true
 done
 
 echo "== consumer wait (consumer slower than one batch's copy)"
@@ -147,7 +164,7 @@ dev = next((r["device"] for r in runs if r.get("device")), "?")
 drv = next((r["driver_version"] for r in runs if r.get("driver_version")), "?")
 print(f"device: {dev}, driver {drv}")
 hdr = ("run", "path", "batch MB", "GB/s", "GB/s after 1st", "ceiling GB/s", "ratio", "ratio after 1st",
-       "wait mean ms", "wait p99 ms", "wait/copy", "peak RSS MiB")
+       "wait mean ms", "wait p99 ms", "wait/copy", "peak RSS MiB", "staging")
 rows = []
 for r in runs:
     if r["rc"] != 0:
@@ -157,7 +174,9 @@ for r in runs:
     rows.append((r["label"], r["feed_path"], f(r["batch_bytes"] / 1e6, 1), f(r["gb_per_s"], 1),
                  f(r.get("gb_per_s_after_first"), 1), f(r.get("ceiling_gb_per_s"), 1), f(r.get("ratio"), 3),
                  f(r.get("ratio_after_first"), 3), f(r["wait_mean_ms"], 3), f(r["wait_p99_ms"], 3),
-                 f(r.get("wait_vs_copy"), 3), str(r["rss_kib"] // 1024)))
+                 f(r.get("wait_vs_copy"), 3), str(r["rss_kib"] // 1024),
+                 (lambda g: "-" if not g else f"{g['copy_threads']:.0f} thr, {g['buffers']:.0f} x "
+                  f"{g['chunk_bytes'] / 2**20:.2f} MiB")(r.get("staging"))))
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
 line = lambda row: "| " + " | ".join(str(x).ljust(n) for x, n in zip(row, w)) + " |"
 print(line(hdr))

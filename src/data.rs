@@ -278,8 +278,8 @@ pub struct Piece<'a> {
     pub len: usize,
 }
 
-impl Piece<'_> {
-    pub fn bytes(&self) -> &[u8] {
+impl<'a> Piece<'a> {
+    pub fn bytes(&self) -> &'a [u8] {
         &self.file.bytes()[self.offset..self.offset + self.len]
     }
 }

@@ -532,13 +532,37 @@ impl NpyFile {
 
     /// Asks the kernel to start reading `len` data bytes from `offset` into the page cache
     /// (asynchronous readahead; helps when the data is not cached yet). Errors are ignored.
+    /// Skipped when the first, middle and last page of the range are cached already: the
+    /// advice walks the page cache page by page (about 130 us per 39 MB batch on a 6.18
+    /// kernel), which the feed thread cannot spare when the data is cached.
     pub fn prefetch(&self, offset: usize, len: usize) {
         let start = self.header.data_offset.saturating_add(offset);
         let end = start.saturating_add(len).min(self.map.len());
         let a = start / 4096 * 4096;
-        if end > a {
-            let _ = self.map.advise_range(memmap2::Advice::WillNeed, a, end - a);
+        if end <= a {
+            return;
         }
+        let last = (end - 1) / 4096 * 4096;
+        let mid = (a + (last - a) / 2) / 4096 * 4096;
+        if [a, mid, last].iter().all(|&p| self.page_cached(p)) {
+            return;
+        }
+        let _ = self.map.advise_range(memmap2::Advice::WillNeed, a, end - a);
+    }
+
+    /// Whether the page at `at` (page-aligned offset into the map) is in the page cache.
+    fn page_cached(&self, at: usize) -> bool {
+        extern "C" {
+            fn mincore(addr: *mut std::ffi::c_void, length: usize, vec: *mut u8) -> i32;
+        }
+        if at >= self.map.len() {
+            return false;
+        }
+        let mut v = 0u8;
+        // SAFETY: one page-aligned page inside our live mapping, and a one-byte result vector
+        // for it; mincore only reads the page tables and the page cache.
+        let rc = unsafe { mincore(self.map.as_ptr().add(at) as *mut _, 1, &mut v) };
+        rc == 0 && v & 1 == 1
     }
 
     /// The whole mapped file, header included (page-aligned start), for registering ranges.
@@ -860,6 +884,27 @@ mod write_tests {
         );
         assert_eq!(h.len(), 128);
         assert_eq!(u16::from_le_bytes([h[8], h[9]]) as usize, h.len() - 10);
+    }
+
+    #[test]
+    fn a_file_just_written_is_seen_in_the_page_cache() {
+        let dir = std::env::temp_dir().join(format!("trtq-npy-cached-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.npy");
+        std::fs::write(
+            &path,
+            to_bytes(DType::F32, &[3, 4096], &[7u8; 3 * 4096 * 4]).unwrap(),
+        )
+        .unwrap();
+        let f = NpyFile::open(&path).unwrap();
+        // Written through the page cache a moment ago: every page is there (mincore works).
+        assert!((0..f.map_bytes().len())
+            .step_by(4096)
+            .all(|p| f.page_cached(p)));
+        assert!(!f.page_cached(f.map_bytes().len() + 4096), "past the end");
+        f.prefetch(0, 3 * 4096 * 4); // cached: no advice; must not fail either way
+        drop(f);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

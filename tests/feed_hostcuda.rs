@@ -31,6 +31,7 @@ fn env() -> Env {
         hc.set(k, -1);
     }
     hc.set("ASYNC_US", 0);
+    hc.set("REGISTER_US", 0);
     for k in [
         "HOSTALLOC_FAIL",
         "REGISTER_FAIL",
@@ -125,7 +126,7 @@ fn check_stream(
             mode,
             depth: 3,
             copy_threads: 3,
-            reg_window: 0,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -368,9 +369,22 @@ fn auto_measures_staged_against_registered_on_one_big_file() {
         4,
         Conversion::Exact,
     );
-    let (path, st) = check_stream(&e, ds, FeedMode::Auto, 16);
+    let (path, st) = check_stream(&e, ds.clone(), FeedMode::Auto, 16);
     assert!(matches!(path, FeedPath::Staged | FeedPath::Registered));
     assert!(st.decision.contains("measured: staged"), "{}", st.decision);
+    // Registering that is slow by itself (0.2 s here) rules registered out without two
+    // registered batches.
+    e.hc.set("REGISTER_US", 200_000);
+    let (path, st) = check_stream(&e, ds, FeedMode::Auto, 16);
+    assert_eq!(path, FeedPath::Staged);
+    assert!(
+        st.decision
+            .contains("registering batch 3 alone takes about")
+            && st.decision.contains("could not be faster"),
+        "{}",
+        st.decision
+    );
+    e.hc.set("REGISTER_US", 0);
     e.finish();
 }
 
@@ -435,6 +449,136 @@ fn two_inputs_in_the_given_order_with_conversions() {
     e.finish();
 }
 
+/// Chunks of one page through a ring of three buffers, copies that complete late (hostcuda's
+/// asynchronous streams) and copy threads that finish out of order: every chunk must land at
+/// its place in its batch's slot, across file ends, with a conversion that halves the bytes.
+#[test]
+fn small_staging_ring_wraps_many_times_and_keeps_every_byte() {
+    let e = env();
+    e.hc.set("ASYNC_US", 150);
+    let t = Scratch::new("feed-ring");
+    // 1,000 f32 per sample (4,000 bytes): a batch of 3 is 3 chunks of 4,096 bytes less 288.
+    write_samples(&t.path("files"), 13, None, &[1000]);
+    write_samples(&t.path("big"), 1, Some(13), &[1000]);
+    for src in ["files", "big/s_0000.npy"] {
+        for threads in [1, 4] {
+            let ds = open(
+                &t.path(src),
+                one("x", &[1000], DType::F32),
+                3,
+                Conversion::Exact,
+            );
+            let mut feed = Feed::new(
+                &e.ctx,
+                ds,
+                FeedOptions {
+                    mode: FeedMode::Staged,
+                    copy_threads: threads,
+                    staging_bytes: 3 * 4096,
+                    chunk_bytes: 4096,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let mut k = 0;
+            while let Some(p) = feed.next().unwrap() {
+                let want = f32_bytes(
+                    (0..3).flat_map(|s| (0..1000).map(move |x| sample_value(k * 3 + s, x))),
+                );
+                assert!(
+                    read(&e.ctx, p[0], 12_000) == want,
+                    "{src}, {threads} threads: batch {k} differs on the device"
+                );
+                k += 1;
+            }
+            assert_eq!((k, feed.path()), (4, FeedPath::Staged), "{src}");
+            drop(feed);
+        }
+    }
+    // f64 data for an f32 input: chunks are counted in destination bytes (512 elements).
+    let vals = |n: usize| (0..n).map(|x| x as f64 * 0.75 - 100.0);
+    write_npy(
+        &t.path("wide.npy"),
+        "<f8",
+        &[10, 700],
+        &f64_bytes(vals(7000)),
+    );
+    let ds = open(
+        &t.path("wide.npy"),
+        one("x", &[700], DType::F32),
+        4,
+        Conversion::Allow,
+    );
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode: FeedMode::Staged,
+            copy_threads: 3,
+            staging_bytes: 2 * 4096,
+            chunk_bytes: 2048,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut k = 0;
+    while let Some(p) = feed.next().unwrap() {
+        let want = f32_bytes(vals(7000).skip(k * 2800).take(2800).map(|x| x as f32));
+        assert!(read(&e.ctx, p[0], 11_200) == want, "f64 batch {k}");
+        k += 1;
+    }
+    assert_eq!(k, 2);
+    drop(feed);
+    e.hc.set("ASYNC_US", 0);
+    e.finish();
+}
+
+/// A consumer that asks at once, many batches of several chunks each, and copy threads that
+/// finish in any order: the feed must never wait for a free device slot while a finished
+/// batch is still unannounced (the consumer returns slots only after it got its batch). A
+/// first version did, and hung now and then on an H200; here a watchdog turns a hang into a
+/// failure.
+#[test]
+fn fast_consumer_never_deadlocks_the_staged_stream() {
+    let e = env();
+    let t = Scratch::new("feed-fast");
+    write_samples(&t.path("files"), 601, None, &[300]);
+    let ds = open(
+        &t.path("files"),
+        one("x", &[300], DType::F32),
+        2,
+        Conversion::Exact,
+    );
+    let ctx = e.ctx.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut total = 0;
+        for round in 0..8 {
+            let mut feed = Feed::new(
+                &ctx,
+                ds.clone(),
+                FeedOptions {
+                    mode: FeedMode::Staged,
+                    copy_threads: 3 + round % 3,
+                    depth: 2 + round % 2,
+                    staging_bytes: 4 * 1024,
+                    chunk_bytes: 1024,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            while let Some(p) = feed.next().unwrap() {
+                assert_eq!(p.len(), 1);
+                total += 1;
+            }
+        }
+        let _ = tx.send(total);
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+    assert_eq!(got, Ok(8 * 300), "the staged stream hung (or failed)");
+    e.finish();
+}
+
 #[test]
 fn out_of_device_memory_is_named_and_leaks_nothing() {
     let e = env();
@@ -489,7 +633,7 @@ fn pinned_failure_falls_back_to_pageable_in_auto_and_fails_when_forced() {
     .unwrap();
     assert!(
         err.to_string()
-            .starts_with("cuMemHostAlloc(84 bytes, flags 0x1) failed: CUDA_ERROR_OUT_OF_MEMORY"),
+            .starts_with("cuMemHostAlloc(4096 bytes, flags 0x1) failed: CUDA_ERROR_OUT_OF_MEMORY"),
         "{err}"
     );
     e.hc.set("HOSTALLOC_FAIL", 0);

@@ -31,19 +31,23 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
         sample_shape: shape.to_vec(),
         dtype: DType::F32,
     };
+    // (source, mode, staging bytes, chunk bytes): 0 = defaults; the small ring (5 chunks of
+    // 20,000 bytes, which split samples and cross file ends) wraps around many times.
     let mut modes = vec![
-        ("files", FeedMode::Staged),
-        ("files", FeedMode::Auto),
-        ("big", FeedMode::Staged),
-        ("big", FeedMode::Auto),
+        ("files", FeedMode::Staged, 0, 0),
+        ("files", FeedMode::Auto, 0, 0),
+        ("big", FeedMode::Staged, 0, 0),
+        ("big", FeedMode::Auto, 0, 0),
+        ("files", FeedMode::Staged, 100_000, 20_000),
+        ("big", FeedMode::Staged, 100_000, 20_000),
     ];
     if info.read_only_host_register {
-        modes.push(("big", FeedMode::Registered));
+        modes.push(("big", FeedMode::Registered, 0, 0));
     }
     if info.can_map_host_memory {
-        modes.push(("files", FeedMode::Mapped));
+        modes.push(("files", FeedMode::Mapped, 0, 0));
     }
-    for (src, mode) in modes {
+    for (src, mode, staging_bytes, chunk_bytes) in modes {
         let path = if src == "big" {
             t.path("big/s_0000.npy")
         } else {
@@ -61,6 +65,9 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
             Arc::new(ds),
             FeedOptions {
                 mode,
+                staging_bytes,
+                chunk_bytes,
+                copy_threads: if chunk_bytes > 0 { 4 } else { 0 },
                 ..Default::default()
             },
         )

@@ -48,6 +48,14 @@ pub struct Args {
     #[argh(option, default = "0")]
     pub copy_threads: usize,
 
+    /// pinned staging memory in MiB, a ring of chunk buffers (default 64, or two batches)
+    #[argh(option, default = "0")]
+    pub staging_mib: usize,
+
+    /// bytes per staging chunk in KiB (default: staging / (copy threads + 2), at most 4096)
+    #[argh(option, default = "0")]
+    pub chunk_kib: usize,
+
     /// the shape of one sample without batch, e.g. 3x640x640 (default: inferred)
     #[argh(option)]
     pub shape: Option<String>,
@@ -154,6 +162,8 @@ pub fn run(args: Args) -> Result<()> {
         FeedOptions {
             mode: args.feed,
             copy_threads: args.copy_threads,
+            staging_bytes: args.staging_mib << 20,
+            chunk_bytes: args.chunk_kib << 10,
             ..Default::default()
         },
     )?;
@@ -176,6 +186,7 @@ pub fn run(args: Args) -> Result<()> {
     });
     let st = feed.stats().clone();
     let path = feed.path();
+    let staging = feed.staging();
     drop(feed);
     warnings.extend(st.warnings.iter().cloned());
     warnings.extend(drv.drop_errors());
@@ -234,6 +245,16 @@ pub fn run(args: Args) -> Result<()> {
             ),
             ("feed_path", Value::Str(path.name().into())),
             ("decision", Value::Str(st.decision.clone())),
+            (
+                "staging",
+                staging.map_or(Value::Null, |s| {
+                    Value::obj([
+                        ("copy_threads", Value::Num(s.threads as f64)),
+                        ("chunk_bytes", Value::Num(s.chunk_bytes as f64)),
+                        ("buffers", Value::Num(s.buffers as f64)),
+                    ])
+                }),
+            ),
             ("setup_ms", Value::Num(ms(setup))),
             ("consumer_ms", Value::Num(args.consumer_ms)),
             ("wait_mean_ms", Value::Num(ms(st.mean_wait()))),
@@ -274,6 +295,14 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!("data: {summary}");
     println!("feed: {} ({})", path.name(), st.decision);
+    if let Some(s) = staging {
+        println!(
+            "staging: {} copy threads, {} pinned buffers of {} KiB",
+            s.threads,
+            s.buffers,
+            s.chunk_bytes >> 10
+        );
+    }
     println!(
         "streamed {} bytes in {} batches of {} bytes in {} s: {} GB/s (setup {} ms)",
         st.bytes,

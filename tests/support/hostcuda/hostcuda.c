@@ -15,6 +15,8 @@
  *   HOSTCUDA_OOM_AFTER=N        cuMemAlloc_v2 fails with CUDA_ERROR_OUT_OF_MEMORY after N successes
  *   HOSTCUDA_HOSTALLOC_FAIL=1   cuMemHostAlloc fails with CUDA_ERROR_OUT_OF_MEMORY
  *   HOSTCUDA_REGISTER_FAIL=1    cuMemHostRegister_v2 fails with CUDA_ERROR_NOT_SUPPORTED
+ *   HOSTCUDA_REGISTER_US=N      cuMemHostRegister_v2 takes N more microseconds per MiB (as
+ *                               pinning pages does on a real host)
  *   HOSTCUDA_HTOD_FAIL_AFTER=N  host->device copies fail (CUDA_ERROR_ILLEGAL_ADDRESS) after N successes
  *   HOSTCUDA_TOTAL_MEM=BYTES    reported total memory (default 8 GiB)
  *   HOSTCUDA_NO_READONLY_REGISTER=1  report no support for CU_MEMHOSTREGISTER_READ_ONLY
@@ -27,7 +29,7 @@
  * real driver does (it would have to pin the pages writable).
  * hostcuda_set(knob, value) changes a knob at run time (after cuInit), for in-process tests:
  * "OOM_AFTER", "HOSTALLOC_FAIL", "REGISTER_FAIL", "HTOD_FAIL_AFTER", "INTEGRATED",
- * "NO_READONLY_REGISTER", "ASYNC_US"; returns 0, or -1 for an unknown knob.
+ * "NO_READONLY_REGISTER", "ASYNC_US", "REGISTER_US"; returns 0, or -1 for an unknown knob.
  * Introspection for tests: hostcuda_live_allocations(), hostcuda_htod_bytes(),
  * hostcuda_registered_bytes(), hostcuda_ctx_depth() (calling thread), hostcuda_primary_refs(dev).
  */
@@ -85,6 +87,7 @@ static int g_integrated;
 static long long g_oom_after = -1;
 static int g_hostalloc_fail;
 static int g_register_fail;
+static long long g_register_us;
 static int g_no_ro_register;
 static long long g_htod_fail_after = -1;
 static long long g_async_us;
@@ -137,6 +140,7 @@ CUresult cuInit(unsigned int flags) {
     g_oom_after = env_ll("HOSTCUDA_OOM_AFTER", -1);
     g_hostalloc_fail = (int)env_ll("HOSTCUDA_HOSTALLOC_FAIL", 0);
     g_register_fail = (int)env_ll("HOSTCUDA_REGISTER_FAIL", 0);
+    g_register_us = env_ll("HOSTCUDA_REGISTER_US", 0);
     g_no_ro_register = (int)env_ll("HOSTCUDA_NO_READONLY_REGISTER", 0);
     g_htod_fail_after = env_ll("HOSTCUDA_HTOD_FAIL_AFTER", -1);
     g_async_us = env_ll("HOSTCUDA_ASYNC_US", 0);
@@ -349,6 +353,11 @@ CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned int flags) {
   NEED_CTX();
   if (!p || bytes == 0 || (flags & ~0x0Fu)) return CUDA_ERROR_INVALID_VALUE;
   if (g_register_fail) return CUDA_ERROR_NOT_SUPPORTED;
+  if (g_register_us > 0) {
+    long long us = g_register_us * (long long)((bytes + (1u << 20) - 1) >> 20);
+    struct timespec d = { us / 1000000, (us % 1000000) * 1000 };
+    nanosleep(&d, 0);
+  }
   if ((flags & 0x08u) && g_no_ro_register) return CUDA_ERROR_NOT_SUPPORTED;
   int w = range_writable((uintptr_t)p, bytes);
   if (w < 0) return CUDA_ERROR_INVALID_VALUE;
@@ -639,6 +648,7 @@ int hostcuda_set(const char *knob, long long v) {
   if (!strcmp(knob, "OOM_AFTER")) g_oom_after = v;
   else if (!strcmp(knob, "HOSTALLOC_FAIL")) g_hostalloc_fail = (int)v;
   else if (!strcmp(knob, "REGISTER_FAIL")) g_register_fail = (int)v;
+  else if (!strcmp(knob, "REGISTER_US")) g_register_us = v;
   else if (!strcmp(knob, "HTOD_FAIL_AFTER")) g_htod_fail_after = v;
   else if (!strcmp(knob, "INTEGRATED")) g_integrated = (int)v;
   else if (!strcmp(knob, "NO_READONLY_REGISTER")) g_no_ro_register = (int)v;

@@ -1,15 +1,17 @@
 //! Streams a [`DataSet`] into device memory, batch after batch, for the calibrator.
 //!
-//! A background thread prepares batch k+1 while the consumer works on batch k: it copies the
-//! batch's bytes from the mapped files into pinned staging memory (several threads, converting
-//! dtypes on the way if asked), queues an asynchronous host-to-device copy on its own stream
-//! and records an event. [`Feed::next`] hands the previous batch's device buffers back, waits
-//! for the next batch's event and returns its device pointers. With `depth` device slots
-//! (default 3) the consumer holds one, one is being copied and one being filled.
+//! A background thread prepares batch k+1 while the consumer works on batch k: copy threads
+//! read the batch's bytes from the files into small pinned staging buffers (converting dtypes
+//! on the way if asked), and the thread queues an asynchronous host-to-device copy of each
+//! filled buffer on its own stream, then records an event per batch. [`Feed::next`] hands the
+//! previous batch's device buffers back, waits for the next batch's event and returns its
+//! device pointers. With `depth` device slots (default 3) the consumer holds one, one is being
+//! copied and one being filled.
 //!
 //! Paths ([`FeedPath`]):
-//! - **staged**: file → pinned staging (CPU: `pread`, or a copy from the mapping with
-//!   `TRTQ_FEED_READ=map`) → device (DMA). Always possible.
+//! - **staged**: file → a ring of pinned chunk buffers (CPU: `pread`, or a copy from the mapping
+//!   with `TRTQ_FEED_READ=map`) → device (DMA), chunk after chunk with no pause between
+//!   batches ([`staged`]). Always possible.
 //! - **registered**: the mapped file itself is page-locked (cuMemHostRegister, read-only) and
 //!   copied from directly: no CPU copy. Only when every batch is contiguous in one file and no
 //!   conversion is needed. Windows of max(2 batches, 64 MiB) are registered in turn, so the
@@ -34,9 +36,12 @@ use std::time::{Duration, Instant};
 use crate::cuda::{
     Context, DeviceBuffer, DevicePtr, Event, HostRegistration, PinnedBuffer, Stream,
 };
+
+mod staged;
 use crate::data::{DataSet, Piece};
 use crate::error::{Error, Result};
 use crate::npy::{f32_to_f16, DType, NpyFile};
+use staged::{Ends, Flow, Stager};
 
 /// What `--feed` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,6 +97,10 @@ pub struct FeedOptions {
     pub copy_threads: usize,
     /// Bytes registered at once on the registered path; 0 = max(2 batches, 64 MiB).
     pub reg_window: usize,
+    /// Pinned staging bytes (the ring of chunk buffers); 0 = 64 MiB, or two batches if less.
+    pub staging_bytes: usize,
+    /// Bytes per staging chunk; 0 = the ring divided among the copy threads, at most 4 MiB.
+    pub chunk_bytes: usize,
 }
 
 impl Default for FeedOptions {
@@ -101,8 +110,18 @@ impl Default for FeedOptions {
             depth: 3,
             copy_threads: 0,
             reg_window: 0,
+            staging_bytes: 0,
+            chunk_bytes: 0,
         }
     }
+}
+
+/// The staged path's resources: copy threads and the ring of pinned chunk buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staging {
+    pub threads: usize,
+    pub chunk_bytes: usize,
+    pub buffers: usize,
 }
 
 /// What the feed did so far.
@@ -171,6 +190,7 @@ pub struct Feed {
     path: FeedPath,
     stats: FeedStats,
     failed: bool,
+    staging: Option<Staging>,
 }
 
 /// Slot memory: device buffers (staged/registered/pageable) or mapped pinned buffers.
@@ -279,17 +299,38 @@ impl Feed {
             (SlotMem::Device(bufs), ptrs)
         };
 
-        // Staging: two pinned sets (one being filled while the other's copy runs).
+        let threads = if opts.copy_threads > 0 {
+            opts.copy_threads
+        } else {
+            // Leave a core each for the consumer and the system. On a 16-core H200 host the
+            // staged feed rose up to 12 threads and no further (14 and 16 were no faster, and
+            // calibrate's TensorRT needs CPU too): bench/RESULTS.md.
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .saturating_sub(2)
+                .clamp(1, 12)
+        };
+
+        // Staging: a ring of pinned chunk buffers (staged; auto may fall back to it).
         let mut path = path0;
-        let mut staging: Vec<Vec<PinnedBuffer>> = Vec::new();
-        if matches!(path0, FeedPath::Staged | FeedPath::Registered) {
-            let alloc = || -> Result<Vec<Vec<PinnedBuffer>>> {
-                (0..2)
-                    .map(|_| sizes.iter().map(|&n| ctx.alloc_pinned(n, false)).collect())
-                    .collect()
+        let mut ring: Vec<PinnedBuffer> = Vec::new();
+        let mut staging = None;
+        let batch_total: usize = sizes.iter().sum();
+        let (chunk, count) =
+            staged::geometry(batch_total, threads, opts.staging_bytes, opts.chunk_bytes);
+        if path0 == FeedPath::Staged {
+            let alloc = || -> Result<Vec<PinnedBuffer>> {
+                (0..count).map(|_| ctx.alloc_pinned(chunk, false)).collect()
             };
             match alloc() {
-                Ok(s) => staging = s,
+                Ok(r) => {
+                    ring = r;
+                    staging = Some(Staging {
+                        threads,
+                        chunk_bytes: chunk,
+                        buffers: count,
+                    });
+                }
                 Err(e) if opts.mode == FeedMode::Auto => {
                     warnings.push(format!(
                         "pinned staging memory could not be allocated ({e}); falling back to \
@@ -307,16 +348,6 @@ impl Feed {
                 .map(|_| ctx.event(false))
                 .collect::<Result<_>>()?,
         );
-        let threads = if opts.copy_threads > 0 {
-            opts.copy_threads
-        } else {
-            // Leave a core each for the consumer and the system.
-            std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .saturating_sub(2)
-                .clamp(1, 12)
-        };
-
         let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<Msg>>(depth + 4);
         // The slots are handed to the thread on the first `next`: feeding starts when the
         // consumer first asks, so nothing runs (and nothing is timed) before that.
@@ -329,7 +360,7 @@ impl Feed {
             ctx: worker_ctx,
             data,
             stream,
-            staging,
+            ring,
             slots,
             events,
             threads,
@@ -365,6 +396,7 @@ impl Feed {
                 ..Default::default()
             },
             failed: false,
+            staging,
         })
     }
 
@@ -463,6 +495,10 @@ impl Feed {
     pub fn stats(&self) -> &FeedStats {
         &self.stats
     }
+    /// Copy threads and staging ring, when the feed has them (staged, or auto before it chose).
+    pub fn staging(&self) -> Option<Staging> {
+        self.staging
+    }
 }
 
 impl Drop for Feed {
@@ -481,7 +517,8 @@ struct Producer {
     ctx: Arc<Context>,
     data: Arc<DataSet>,
     stream: Stream,
-    staging: Vec<Vec<PinnedBuffer>>,
+    /// Pinned chunk buffers for the staged path (empty on the others).
+    ring: Vec<PinnedBuffer>,
     slots: SlotMem,
     events: Arc<Vec<Event>>,
     threads: usize,
@@ -527,13 +564,34 @@ fn reg_window(batch_bytes: usize, asked: usize) -> usize {
 }
 
 impl Producer {
-    fn run(mut self, mut path: FeedPath, auto_measure: bool) {
+    fn run(mut self, path: FeedPath, auto_measure: bool) {
         let data = self.data.clone();
-        let mut regs: Vec<Option<Reg<'_>>> = (0..data.inputs().len()).map(|_| None).collect();
-        let mut staged_ms: Option<f64> = None;
-        let mut reg_ms = 0.0;
+        let ring = std::mem::take(&mut self.ring);
+        let (threads, pread) = (self.threads, self.pread);
+        std::thread::scope(|sc| {
+            let mut stager = (!ring.is_empty()).then(|| Stager::start(sc, ring, threads, pread));
+            self.drive(&data, stager.as_mut(), path, auto_measure);
+            // Dropping the stager ends the copy threads; the scope waits for them.
+        });
+        // Keep the slot memory alive until the consumer is done with the last batch: wait
+        // for the Feed to hang up.
+        while self.free_rx.recv().is_ok() {}
+        let _ = self.stream.synchronize();
+    }
+
+    /// Feeds every batch along `path`; with `auto_measure`, batches 1-2 are timed staged and
+    /// 3-4 registered first, and the faster path carries on.
+    fn drive<'a>(
+        &mut self,
+        data: &'a DataSet,
+        mut stager: Option<&mut Stager<'a>>,
+        mut path: FeedPath,
+        auto_measure: bool,
+    ) {
+        let n = data.batches();
+        let mut regs: Vec<Option<Reg<'a>>> = (0..data.inputs().len()).map(|_| None).collect();
         // The comparison needs batches 0-4; with fewer, staging carries the whole set.
-        let auto_measure = if auto_measure && data.batches() < 5 {
+        let auto_measure = if auto_measure && n < 5 {
             let _ = self.ready_tx.send(Ok(Msg::Decided {
                 path: FeedPath::Staged,
                 decision: "auto: staged (too few batches to compare)".into(),
@@ -542,21 +600,55 @@ impl Producer {
         } else {
             auto_measure
         };
-        for b in 0..data.batches() {
-            let Ok(slot) = self.free_rx.recv() else {
-                return; // the Feed was dropped
-            };
+        let mut from = 0;
+        if auto_measure {
             // Batch 0 warms up (thread start, first touch of the staging memory) and is not
             // timed; batches 1-2 are timed staged, 3-4 registered (one registration window
             // holds at least 2 batches, so its cost is included once, as in steady state).
-            let this = if auto_measure && (3..=4).contains(&b) {
-                FeedPath::Registered
-            } else {
-                path
+            let staged_ms = match self.staged(stager.as_deref_mut(), data, 0..3, None, true) {
+                Some(ms) => ms,
+                None => return,
             };
-            let t0 = Instant::now();
-            let mut res = self.produce(&data, &mut regs, this, b, slot);
-            if auto_measure && this == FeedPath::Registered {
+            // Registering costs about as much per byte as the whole registered path, and two
+            // registered batches cost a lot where it loses (11 GB/s against 46 staged on an
+            // H200 VM, bench/RESULTS.md). So first register batch 3's bytes alone: when that
+            // takes longer than staging 2 batches did (over 2, less the 20% margin below),
+            // registered cannot win and is not tried. (Estimated from up to 8 MiB of it.)
+            match self.time_registering(data, 3) {
+                Ok(one) if 2.0 * one >= 0.8 * staged_ms => {
+                    let _ = self.ready_tx.send(Ok(Msg::Decided {
+                        path: FeedPath::Staged,
+                        decision: format!(
+                            "auto: staged (measured: staged {staged_ms:.2} ms for batches 1-2; \
+                             registering batch 3 alone takes about {one:.2} ms (timed on up \
+                             to 8 MiB of it), so registered copies could not be faster)"
+                        ),
+                    }));
+                    self.staged(stager, data, 3..n, None, false);
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = self.ready_tx.send(Ok(Msg::Warning(format!(
+                        "registering the data file failed ({e}); using staged copies"
+                    ))));
+                    let _ = self.ready_tx.send(Ok(Msg::Decided {
+                        path: FeedPath::Staged,
+                        decision: "auto: staged (registering the data file failed)".into(),
+                    }));
+                    self.staged(stager, data, 3..n, None, false);
+                    return;
+                }
+            }
+            let mut reg_ms = 0.0;
+            for b in 3..5 {
+                let Ok(slot) = self.free_rx.recv() else {
+                    return; // the Feed was dropped
+                };
+                let t0 = Instant::now();
+                let res = self
+                    .produce(data, &mut regs, FeedPath::Registered, b, slot)
+                    .and_then(|()| self.stream.synchronize());
                 if let Err(e) = res {
                     // Registration is an optimisation: when the driver refuses it, or a copy
                     // from the registered file fails, stage (the error names which call).
@@ -564,37 +656,21 @@ impl Producer {
                         "direct copies from the registered data file failed ({e}); using staged copies"
                     ))));
                     regs.iter_mut().for_each(|r| *r = None);
-                    path = FeedPath::Staged;
                     let _ = self.ready_tx.send(Ok(Msg::Decided {
-                        path,
+                        path: FeedPath::Staged,
                         decision: "auto: staged (direct copies from the registered file failed)"
                             .into(),
                     }));
-                    res = self.produce(&data, &mut regs, path, b, slot);
-                    if let Err(e) = res {
-                        let _ = self.ready_tx.send(Err(e));
-                        break;
-                    }
-                    if self.ready_tx.send(Ok(Msg::Ready { slot })).is_err() {
-                        return;
-                    }
-                    continue;
+                    self.staged(stager, data, b..n, Some(slot), false);
+                    return;
                 }
-            }
-            if res.is_ok() && auto_measure && (1..=4).contains(&b) {
-                res = self.stream.synchronize();
-                let ms = t0.elapsed().as_secs_f64() * 1e3;
-                if b <= 2 {
-                    *staged_ms.get_or_insert(0.0) += ms;
-                } else if b == 3 {
-                    reg_ms = ms;
-                } else {
-                    let reg_ms = reg_ms + ms;
-                    let s = staged_ms.unwrap_or(f64::INFINITY);
+                reg_ms += t0.elapsed().as_secs_f64() * 1e3;
+                if b == 4 {
+                    // Announced before batch 4, so a consumer that stops there still sees it.
                     // Registered must win clearly: two batches each are a small sample, and on
                     // an H200 registered measured faster in 1 of 6 comparisons while streaming
                     // at under half of staged's rate (bench/RESULTS.md).
-                    path = if reg_ms < 0.8 * s {
+                    path = if reg_ms < 0.8 * staged_ms {
                         FeedPath::Registered
                     } else {
                         FeedPath::Staged
@@ -602,8 +678,9 @@ impl Producer {
                     let _ = self.ready_tx.send(Ok(Msg::Decided {
                         path,
                         decision: format!(
-                            "auto: {} (measured: staged {s:.2} ms for batches 1-2, registered {reg_ms:.2} ms \
-                             for batches 3-4 including registering their window)",
+                            "auto: {} (measured: staged {staged_ms:.2} ms for batches 1-2, \
+                             registered {reg_ms:.2} ms for batches 3-4 including registering \
+                             their window)",
                             path.name()
                         ),
                     }));
@@ -611,20 +688,86 @@ impl Producer {
                         regs.iter_mut().for_each(|r| *r = None);
                     }
                 }
+                if self.ready_tx.send(Ok(Msg::Ready { slot })).is_err() {
+                    return;
+                }
             }
-            if let Err(e) = res {
+            from = 5;
+        }
+        if path == FeedPath::Staged {
+            self.staged(stager, data, from..n, None, false);
+            return;
+        }
+        for b in from..n {
+            let Ok(slot) = self.free_rx.recv() else {
+                return; // the Feed was dropped
+            };
+            if let Err(e) = self.produce(data, &mut regs, path, b, slot) {
                 let _ = self.ready_tx.send(Err(e));
-                break;
+                return;
             }
             if self.ready_tx.send(Ok(Msg::Ready { slot })).is_err() {
                 return;
             }
         }
-        // Keep the slot memory alive until the consumer is done with the last batch: wait
-        // for the Feed to hang up.
-        drop(regs);
-        while self.free_rx.recv().is_ok() {}
-        let _ = self.stream.synchronize();
+    }
+
+    /// Estimated milliseconds to register (and unregister) batch `b`'s bytes, every input:
+    /// auto's cheap first look at the registered path. At most 8 MiB per input are registered
+    /// and the time scaled up (pinning costs the same per page; the fixed cost of the call,
+    /// scaled too, only errs against registering).
+    fn time_registering(&self, data: &DataSet, b: usize) -> Result<f64> {
+        const PROBE: usize = 8 << 20;
+        let mut ms = 0.0;
+        for i in 0..data.inputs().len() {
+            for p in data.pieces(i, b) {
+                let off = p.file.header().data_offset + p.offset;
+                let map = p.file.map_bytes();
+                let a = off / 4096 * 4096;
+                let end = (off + p.len.min(PROBE)).min(map.len());
+                let t0 = Instant::now();
+                drop(self.ctx.register_host(&map[a..end], true)?);
+                p.file.evict_map_range(a..end);
+                ms += t0.elapsed().as_secs_f64() * 1e3 * p.len as f64 / (end - a).max(1) as f64;
+            }
+        }
+        Ok(ms)
+    }
+
+    /// Streams batches `range` through the staging ring. Returns the milliseconds batches 1-2
+    /// took when `timed` (range 0..3), else 0; `None` when feeding must stop (an error was
+    /// sent to the consumer, or the Feed was dropped).
+    fn staged<'a>(
+        &mut self,
+        stager: Option<&mut Stager<'a>>,
+        data: &'a DataSet,
+        range: std::ops::Range<usize>,
+        held: Option<usize>,
+        timed: bool,
+    ) -> Option<f64> {
+        let Some(stager) = stager else {
+            let _ = self.ready_tx.send(Err(Error::BadInput(
+                "staged copies were chosen without staging memory".into(),
+            )));
+            return None;
+        };
+        let conversion = data.inputs().iter().any(|d| d.data_dtype != d.spec.dtype);
+        let ends = Ends {
+            stream: &self.stream,
+            slots: &self.slots,
+            events: &self.events,
+            ready_tx: &self.ready_tx,
+            free_rx: &self.free_rx,
+            evict: !self.pread || conversion,
+        };
+        match staged::stream(stager, &ends, data, range, held, timed.then_some(0)) {
+            Ok((Flow::Done, ms)) => Some(ms.unwrap_or(0.0)),
+            Ok((Flow::Hung, _)) => None,
+            Err(e) => {
+                let _ = self.ready_tx.send(Err(e));
+                None
+            }
+        }
     }
 
     fn produce<'a>(
@@ -697,12 +840,12 @@ impl Producer {
                     }
                     evict(&pieces);
                 }
-                (SlotMem::Device(dev), _) => {
-                    let st = &mut self.staging[b % 2][i];
-                    let dst = st.as_mut_slice()?;
-                    fill(&mut dst[..bytes], &pieces, conv, threads, self.pread);
-                    evict(&pieces);
-                    self.stream.copy_pinned(&dev[slot][i], 0, st, 0..bytes)?;
+                (SlotMem::Device(_), _) => {
+                    // Staged batches stream through the ring (`staged`), never through here.
+                    return Err(Error::BadInput(format!(
+                        "internal: {} batches cannot be copied one by one",
+                        path.name()
+                    )));
                 }
             }
         }

@@ -1,0 +1,366 @@
+//! The staged path as a stream of chunks: copy threads read pieces of the batches into a ring
+//! of small pinned buffers, and the feed thread queues each filled buffer's host-to-device copy
+//! as soon as it comes back, into the device slot its batch owns.
+//!
+//! Why chunks and not whole batches: on an H200 host (16 vCPUs) a first version filled one
+//! batch-sized staging buffer with all threads, then queued its copy, then started the next
+//! batch; the barrier at every batch end (the slowest share decides) and two batch-sized staging
+//! buffers that no longer fit in the last-level cache held it to 25-33 GB/s. A host-side probe
+//! on the same machine streamed 44-49 GB/s with a 64-128 MiB ring of 2-4 MiB chunks taken by
+//! the threads one after another, against 55 GB/s for pinned copies alone (bench/RESULTS.md,
+//! "Where the staged feed's time went").
+//!
+//! Ownership carries the synchronisation: a ring buffer is either free (in the feed thread's
+//! list, its last copy possibly still running), lent to one copy thread together with its job,
+//! or on its way back. A copy thread waits for the buffer's previous copy before writing
+//! ([`PinnedBuffer::as_mut_slice`]), so no buffer is written while the DMA reads it.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::Scope;
+
+use super::{copy_piece, evict, Conv, Msg, SlotMem};
+use crate::cuda::{Event, PinnedBuffer, Stream};
+use crate::data::DataSet;
+use crate::error::{Error, Result};
+use crate::npy::NpyFile;
+
+/// Ring bytes when not asked: small enough to stay in a server's last-level cache next to the
+/// DMA's reads, large enough for every copy thread to hold a chunk while others are copied.
+pub const DEFAULT_RING_BYTES: usize = 64 << 20;
+/// Largest chunk when not asked.
+pub const DEFAULT_MAX_CHUNK: usize = 4 << 20;
+
+/// (chunk bytes, number of ring buffers) for batches of `batch_bytes` (all inputs) and
+/// `threads` copy threads. `ring`/`chunk` of 0 mean the defaults.
+pub fn geometry(batch_bytes: usize, threads: usize, ring: usize, chunk: usize) -> (usize, usize) {
+    const PAGE: usize = 4096;
+    let round = |n: usize| n.div_ceil(PAGE) * PAGE;
+    // Never more than two batches: small data sets need no 64 MiB of pinned memory.
+    let ring = if ring > 0 {
+        round(ring)
+    } else {
+        DEFAULT_RING_BYTES.min(round(2 * batch_bytes.max(1)))
+    };
+    let chunk = if chunk > 0 {
+        // Whole cache lines (and so whole elements of every dtype).
+        chunk.div_ceil(64) * 64
+    } else {
+        // Two buffers more than threads: one being copied to the device, one coming back.
+        (ring / (threads + 2) / PAGE * PAGE).clamp(64 << 10, DEFAULT_MAX_CHUNK)
+    };
+    let chunk = chunk.min(round(batch_bytes.max(1)));
+    (chunk, (ring / chunk).max(2))
+}
+
+/// One chunk's work: source bytes (of one or more files, in order) and where they go in the
+/// batch's device slot. Small per-sample files share a chunk, so they share a copy.
+struct Spec<'a> {
+    segs: Vec<(&'a NpyFile, &'a [u8])>,
+    input: usize,
+    /// Destination offset in the input's device buffer, and byte count there.
+    dst_off: usize,
+    len: usize,
+    conv: Conv,
+    /// Index into the feed thread's list of open batches.
+    batch: usize,
+}
+
+struct Job<'a> {
+    spec: Spec<'a>,
+    buf: PinnedBuffer,
+}
+
+struct Done<'a> {
+    job: Job<'a>,
+    res: Result<()>,
+}
+
+/// The copy threads (scoped to the feed thread's run) and the ring buffers not lent out.
+pub struct Stager<'a> {
+    job_tx: Option<Sender<Job<'a>>>,
+    done_rx: Receiver<Done<'a>>,
+    free: VecDeque<PinnedBuffer>,
+    chunk: usize,
+    lent: usize,
+}
+
+impl<'a> Stager<'a> {
+    /// Starts `threads` copy threads in `scope`; they end when the stager is dropped.
+    pub fn start<'scope>(
+        scope: &'scope Scope<'scope, '_>,
+        ring: Vec<PinnedBuffer>,
+        threads: usize,
+        pread: bool,
+    ) -> Stager<'a>
+    where
+        'a: 'scope,
+    {
+        let (job_tx, job_rx) = mpsc::channel::<Job<'a>>();
+        let (done_tx, done_rx) = mpsc::channel::<Done<'a>>();
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        for _ in 0..threads.max(1) {
+            let rx = job_rx.clone();
+            let tx = done_tx.clone();
+            scope.spawn(move || copy_thread(rx, tx, pread));
+        }
+        let chunk = ring.iter().map(|b| b.len()).min().unwrap_or(0);
+        Stager {
+            job_tx: Some(job_tx),
+            done_rx,
+            free: ring.into(),
+            chunk,
+            lent: 0,
+        }
+    }
+}
+
+impl Drop for Stager<'_> {
+    fn drop(&mut self) {
+        // Hanging up ends the copy threads once they finish the job in hand.
+        self.job_tx.take();
+    }
+}
+
+fn copy_thread<'a>(jobs: Arc<Mutex<Receiver<Job<'a>>>>, done: Sender<Done<'a>>, pread: bool) {
+    loop {
+        // The lock is held while waiting: the next idle thread takes the next job.
+        let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+            Ok(j) => j,
+            Err(_) => return,
+        };
+        let mut job = job;
+        let res = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
+            let s = &job.spec;
+            let dst = job.buf.as_mut_slice()?;
+            let (ss, ds) = s.conv.sizes();
+            let mut o = 0;
+            for &(file, src) in &s.segs {
+                let n = src.len() / ss * ds;
+                copy_piece(file, src, &mut dst[o..o + n], s.conv, pread);
+                o += n;
+            }
+            Ok(())
+        }))
+        .unwrap_or_else(|p| {
+            Err(Error::CallbackPanic {
+                callback: "feed copy thread",
+                msg: p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into()),
+            })
+        });
+        if done.send(Done { job, res }).is_err() {
+            return;
+        }
+    }
+}
+
+/// Why [`stream`] returned early without an error.
+pub enum Flow {
+    Done,
+    /// The Feed was dropped: stop quietly.
+    Hung,
+}
+
+/// A batch whose chunks are on their way.
+struct Open {
+    slot: usize,
+    remaining: usize,
+}
+
+/// Everything [`stream`] needs from the feed thread.
+pub struct Ends<'f> {
+    pub stream: &'f Stream,
+    pub slots: &'f SlotMem,
+    pub events: &'f [Event],
+    pub ready_tx: &'f mpsc::SyncSender<Result<Msg>>,
+    pub free_rx: &'f Receiver<usize>,
+    /// Also drop the batch's pages from our map once it is copied (copies from the mapping).
+    pub evict: bool,
+}
+
+/// Streams batches `range` through the ring into free device slots, announcing each batch
+/// (in order) once all its copies are queued. `held` is a device slot the caller already took
+/// for the first batch. With `time_from`, returns the milliseconds from
+/// batch `time_from`'s completion to the last batch's completion (auto's comparison; it
+/// synchronises at those two points only).
+pub fn stream<'a>(
+    st: &mut Stager<'a>,
+    ends: &Ends<'_>,
+    data: &'a DataSet,
+    range: std::ops::Range<usize>,
+    mut held: Option<usize>,
+    time_from: Option<usize>,
+) -> Result<(Flow, Option<f64>)> {
+    let SlotMem::Device(dev) = ends.slots else {
+        return Err(Error::BadInput("staged copies need device slots".into()));
+    };
+    let mut planned: VecDeque<Spec<'a>> = VecDeque::new();
+    let mut open: VecDeque<(usize, Open)> = VecDeque::new(); // (batch index, state)
+    let mut next_plan = range.start;
+    let mut t0: Option<std::time::Instant> = None;
+    loop {
+        // Announce finished batches in order. First: planning may block for a free device
+        // slot, and the consumer only returns one after it got the batch it waits for.
+        while open.front().is_some_and(|(_, o)| o.remaining == 0) {
+            let Some((b, o)) = open.pop_front() else {
+                break;
+            };
+            ends.events[o.slot].record(ends.stream)?;
+            if ends.evict {
+                for i in 0..data.inputs().len() {
+                    evict(&data.pieces(i, b));
+                }
+            }
+            if let Some(from) = time_from {
+                if b == from || b + 1 == range.end {
+                    ends.stream.synchronize()?;
+                    if b == from {
+                        t0 = Some(std::time::Instant::now());
+                    }
+                }
+            }
+            if ends.ready_tx.send(Ok(Msg::Ready { slot: o.slot })).is_err() {
+                return Ok((Flow::Hung, None));
+            }
+        }
+
+        // Plan the next batch while its chunks would keep the threads busy, once a device
+        // slot is free. Block for a slot only when nothing else is in flight.
+        while next_plan < range.end && planned.len() < st.free.len() + 2 {
+            let idle = st.lent == 0 && planned.is_empty();
+            let slot = if let Some(s) = held.take() {
+                s
+            } else if idle {
+                match ends.free_rx.recv() {
+                    Ok(s) => s,
+                    Err(_) => return Ok((Flow::Hung, None)),
+                }
+            } else {
+                match ends.free_rx.try_recv() {
+                    Ok(s) => s,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return Ok((Flow::Hung, None)),
+                }
+            };
+            let b = next_plan;
+            let mut n = 0;
+            for (i, input) in data.inputs().iter().enumerate() {
+                let conv = Conv::new(input.data_dtype, input.spec.dtype);
+                let (ss, ds) = conv.sizes();
+                let mut dst_off = 0;
+                let mut cur: Option<Spec<'a>> = None;
+                for p in data.pieces(i, b) {
+                    let src = p.bytes();
+                    let elems = src.len() / ss;
+                    let mut e = 0;
+                    while e < elems {
+                        let c = cur.get_or_insert_with(|| Spec {
+                            segs: Vec::new(),
+                            input: i,
+                            dst_off,
+                            len: 0,
+                            conv,
+                            batch: b,
+                        });
+                        // Chunks hold at least one element (geometry keeps them >= 64 bytes).
+                        let k = ((st.chunk - c.len) / ds).max(1).min(elems - e);
+                        c.segs.push((p.file, &src[e * ss..(e + k) * ss]));
+                        c.len += k * ds;
+                        dst_off += k * ds;
+                        e += k;
+                        if c.len + ds > st.chunk {
+                            planned.extend(cur.take());
+                            n += 1;
+                        }
+                    }
+                }
+                if let Some(c) = cur.take() {
+                    planned.push_back(c);
+                    n += 1;
+                }
+                // Start reading the batch after this one from disk while this one is copied
+                // (a no-op when the data is in the page cache already).
+                for p in data.pieces(i, b + 1) {
+                    p.file.prefetch(p.offset, p.len);
+                }
+            }
+            open.push_back((b, Open { slot, remaining: n }));
+            next_plan += 1;
+        }
+
+        // Lend free buffers with the planned chunks, oldest buffer first.
+        while !planned.is_empty() && !st.free.is_empty() {
+            let (Some(spec), Some(buf)) = (planned.pop_front(), st.free.pop_front()) else {
+                break;
+            };
+            let tx = st.job_tx.as_ref().ok_or_else(copy_threads_gone)?;
+            tx.send(Job { spec, buf })
+                .map_err(|_| copy_threads_gone())?;
+            st.lent += 1;
+        }
+
+        if st.lent == 0 && planned.is_empty() && next_plan == range.end && open.is_empty() {
+            let ms = t0.map(|t| t.elapsed().as_secs_f64() * 1e3);
+            return Ok((Flow::Done, ms));
+        }
+        if st.lent == 0 {
+            continue; // waiting for a device slot (planned is empty, so the loop blocks)
+        }
+
+        let Ok(Done { job, res }) = st.done_rx.recv() else {
+            return Err(copy_threads_gone());
+        };
+        st.lent -= 1;
+        let Job { spec, mut buf } = job;
+        res?;
+        let Some((_, o)) = open.iter_mut().find(|(b, _)| *b == spec.batch) else {
+            return Err(Error::BadInput(
+                "a chunk came back for no open batch".into(),
+            ));
+        };
+        ends.stream.copy_pinned(
+            &dev[o.slot][spec.input],
+            spec.dst_off,
+            &mut buf,
+            0..spec.len,
+        )?;
+        o.remaining -= 1;
+        st.free.push_back(buf);
+    }
+}
+
+fn copy_threads_gone() -> Error {
+    Error::CallbackPanic {
+        callback: "feed copy threads",
+        msg: "they ended before the data did".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::geometry;
+
+    #[test]
+    fn ring_geometry() {
+        const M: usize = 1 << 20;
+        // 8x3x640x640 f32 (39.3 MB) with 14 threads: 64 MiB in 16 chunks of 4 MiB.
+        assert_eq!(geometry(39_321_600, 14, 0, 0), (4 * M, 16));
+        // Fewer threads still get chunks of at most 4 MiB.
+        assert_eq!(geometry(39_321_600, 2, 0, 0), (4 * M, 16));
+        // 16 threads: chunks shrink so that every thread holds one with two to spare.
+        assert_eq!(geometry(39_321_600, 16, 0, 0), (3727360, 18));
+        // Small batches: two batches of ring, chunks no larger than a batch.
+        assert_eq!(geometry(12_000, 4, 0, 0), (12_288, 2));
+        assert_eq!(geometry(200_000, 4, 0, 0), (64 << 10, 6));
+        // Asked sizes win; chunks round up to whole cache lines.
+        assert_eq!(geometry(12_000, 4, 3 * 4096, 4096), (4096, 3));
+        assert_eq!(geometry(11_200, 3, 8192, 2000), (2048, 4));
+        assert_eq!(geometry(100, 1, 0, 0), (4096, 2));
+    }
+}
