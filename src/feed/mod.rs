@@ -11,7 +11,7 @@
 //! Paths ([`FeedPath`]):
 //! - **staged**: file → a ring of pinned chunk buffers (CPU: `pread`, or a copy from the mapping
 //!   with `TRTQ_FEED_READ=map`) → device (DMA), chunk after chunk with no pause between
-//!   batches ([`staged`]). Always possible.
+//!   batches (module `staged`). Always possible.
 //! - **registered**: the mapped file itself is page-locked (cuMemHostRegister, read-only) and
 //!   copied from directly: no CPU copy. Only when every batch is contiguous in one file and no
 //!   conversion is needed. Windows of max(2 batches, 64 MiB) are registered in turn, so the
