@@ -22,11 +22,12 @@
 //!   cannot be allocated (announced as a warning).
 //!
 //! `auto` picks mapped on integrated GPUs; on discrete GPUs it measures: batch 0 warms up
-//! staged, batches 1-2 are timed staged, 3-4 registered (when eligible; their time includes
-//! registering their window), and the faster one carries on. (Timing batch 0 against batch 1,
-//! as a first version did, charged the warm-up to staging and picked registered on an H200,
-//! where registered is about half as fast for a single pass; one batch against one batch was
-//! still noisy there: bench/RESULTS.md.)
+//! staged, batches 1-2 are timed staged, then up to 8 MiB of batch 3 are registered alone; if
+//! registering could pay, staging pauses after the batches under way and the next two go
+//! registered (their time includes registering their window), and the faster path carries on.
+//! (Timing batch 0 against batch 1, as a first version did, charged the warm-up to staging and
+//! picked registered on an H200, where registered is about a quarter as fast for a single
+//! pass; one batch against one batch was still noisy there: bench/RESULTS.md.)
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
@@ -603,45 +604,65 @@ impl Producer {
         let mut from = 0;
         if auto_measure {
             // Batch 0 warms up (thread start, first touch of the staging memory) and is not
-            // timed; batches 1-2 are timed staged, 3-4 registered (one registration window
-            // holds at least 2 batches, so its cost is included once, as in steady state).
-            let staged_ms = match self.staged(stager.as_deref_mut(), data, 0..3, None, true) {
-                Some(ms) => ms,
-                None => return,
-            };
-            // Registering costs about as much per byte as the whole registered path, and two
+            // timed; batches 1-2 are timed staged (from batch 0's announcement to batch 2's).
+            // Registering costs about as much per byte as the whole registered path, and
             // registered batches cost a lot where it loses (11 GB/s against 46 staged on an
-            // H200 VM, bench/RESULTS.md). So first register batch 3's bytes alone: when that
-            // takes longer than staging 2 batches did (over 2, less the 20% margin below),
-            // registered cannot win and is not tried. (Estimated from up to 8 MiB of it.)
-            match self.time_registering(data, 3) {
-                Ok(one) if 2.0 * one >= 0.8 * staged_ms => {
-                    let _ = self.ready_tx.send(Ok(Msg::Decided {
-                        path: FeedPath::Staged,
-                        decision: format!(
-                            "auto: staged (measured: staged {staged_ms:.2} ms for batches 1-2; \
-                             registering batch 3 alone takes about {one:.2} ms (timed on up \
-                             to 8 MiB of it), so registered copies could not be faster)"
-                        ),
-                    }));
-                    self.staged(stager, data, 3..n, None, false);
-                    return;
+            // H200 VM, bench/RESULTS.md). So next, while staging goes on, batch 3's bytes are
+            // registered alone (up to 8 MiB of them, scaled): when registering two batches
+            // would take longer than staging them did, less the 20% margin below, registered
+            // cannot win, and staging carries on without a pause.
+            let staged_ms = std::cell::Cell::new(0.0);
+            let next = {
+                let mut check = |ms: f64, next: usize| -> bool {
+                    staged_ms.set(ms);
+                    match self.time_registering(data, 3) {
+                        Ok(one) if 2.0 * one >= 0.8 * ms => {
+                            let _ = self.ready_tx.send(Ok(Msg::Decided {
+                                path: FeedPath::Staged,
+                                decision: format!(
+                                    "auto: staged (measured: staged {ms:.2} ms for batches 1-2; \
+                                     registering batch 3 alone takes about {one:.2} ms (timed \
+                                     on up to 8 MiB of it), so registered copies could not be \
+                                     faster)"
+                                ),
+                            }));
+                            false
+                        }
+                        // Batches up to `next` are on their way already; two more must be left
+                        // (decided here, so the consumer hears it before those batches).
+                        Ok(_) if next + 2 > n => {
+                            let _ = self.ready_tx.send(Ok(Msg::Decided {
+                                path: FeedPath::Staged,
+                                decision: format!(
+                                    "auto: staged (measured: staged {ms:.2} ms for batches 1-2; \
+                                     too few batches left to time registered copies)"
+                                ),
+                            }));
+                            false
+                        }
+                        Ok(_) => true,
+                        Err(e) => {
+                            let _ = self.ready_tx.send(Ok(Msg::Warning(format!(
+                                "registering the data file failed ({e}); using staged copies"
+                            ))));
+                            let _ = self.ready_tx.send(Ok(Msg::Decided {
+                                path: FeedPath::Staged,
+                                decision: "auto: staged (registering the data file failed)".into(),
+                            }));
+                            false
+                        }
+                    }
+                };
+                match self.staged(stager.as_deref_mut(), data, 0..n, None, Some(&mut check)) {
+                    Some(next) => next,
+                    None => return, // all staged, or stopped
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    let _ = self.ready_tx.send(Ok(Msg::Warning(format!(
-                        "registering the data file failed ({e}); using staged copies"
-                    ))));
-                    let _ = self.ready_tx.send(Ok(Msg::Decided {
-                        path: FeedPath::Staged,
-                        decision: "auto: staged (registering the data file failed)".into(),
-                    }));
-                    self.staged(stager, data, 3..n, None, false);
-                    return;
-                }
-            }
+            };
+            let staged_ms = staged_ms.get();
+            // Two registered batches (one registration window holds at least 2 batches, so
+            // its cost is included once, as in steady state).
             let mut reg_ms = 0.0;
-            for b in 3..5 {
+            for b in next..next + 2 {
                 let Ok(slot) = self.free_rx.recv() else {
                     return; // the Feed was dropped
                 };
@@ -661,15 +682,15 @@ impl Producer {
                         decision: "auto: staged (direct copies from the registered file failed)"
                             .into(),
                     }));
-                    self.staged(stager, data, b..n, Some(slot), false);
+                    self.staged(stager, data, b..n, Some(slot), None);
                     return;
                 }
                 reg_ms += t0.elapsed().as_secs_f64() * 1e3;
-                if b == 4 {
-                    // Announced before batch 4, so a consumer that stops there still sees it.
-                    // Registered must win clearly: two batches each are a small sample, and on
-                    // an H200 registered measured faster in 1 of 6 comparisons while streaming
-                    // at under half of staged's rate (bench/RESULTS.md).
+                if b == next + 1 {
+                    // Announced before this batch, so a consumer that stops there still sees
+                    // it. Registered must win clearly: two batches each are a small sample,
+                    // and on an H200 registered measured faster in 1 of 6 comparisons while
+                    // streaming at under half of staged's rate (bench/RESULTS.md).
                     path = if reg_ms < 0.8 * staged_ms {
                         FeedPath::Registered
                     } else {
@@ -679,9 +700,11 @@ impl Producer {
                         path,
                         decision: format!(
                             "auto: {} (measured: staged {staged_ms:.2} ms for batches 1-2, \
-                             registered {reg_ms:.2} ms for batches 3-4 including registering \
+                             registered {reg_ms:.2} ms for batches {}-{} including registering \
                              their window)",
-                            path.name()
+                            path.name(),
+                            next,
+                            next + 1
                         ),
                     }));
                     if path == FeedPath::Staged {
@@ -692,10 +715,10 @@ impl Producer {
                     return;
                 }
             }
-            from = 5;
+            from = next + 2;
         }
         if path == FeedPath::Staged {
-            self.staged(stager, data, from..n, None, false);
+            self.staged(stager, data, from..n, None, None);
             return;
         }
         for b in from..n {
@@ -734,17 +757,17 @@ impl Producer {
         Ok(ms)
     }
 
-    /// Streams batches `range` through the staging ring. Returns the milliseconds batches 1-2
-    /// took when `timed` (range 0..3), else 0; `None` when feeding must stop (an error was
-    /// sent to the consumer, or the Feed was dropped).
+    /// Streams batches `range` through the staging ring. With `check` (see [`staged::stream`]),
+    /// returns the first batch not fed when the check asked to stop; otherwise `None`: all
+    /// fed, or feeding must stop (an error was sent to the consumer, or the Feed was dropped).
     fn staged<'a>(
-        &mut self,
+        &self,
         stager: Option<&mut Stager<'a>>,
         data: &'a DataSet,
         range: std::ops::Range<usize>,
         held: Option<usize>,
-        timed: bool,
-    ) -> Option<f64> {
+        check: Option<&mut dyn FnMut(f64, usize) -> bool>,
+    ) -> Option<usize> {
         let Some(stager) = stager else {
             let _ = self.ready_tx.send(Err(Error::BadInput(
                 "staged copies were chosen without staging memory".into(),
@@ -760,9 +783,9 @@ impl Producer {
             free_rx: &self.free_rx,
             evict: !self.pread || conversion,
         };
-        match staged::stream(stager, &ends, data, range, held, timed.then_some(0)) {
-            Ok((Flow::Done, ms)) => Some(ms.unwrap_or(0.0)),
-            Ok((Flow::Hung, _)) => None,
+        match staged::stream(stager, &ends, data, range, held, check) {
+            Ok(Flow::Paused(next)) => Some(next),
+            Ok(Flow::Done | Flow::Hung) => None,
             Err(e) => {
                 let _ = self.ready_tx.send(Err(e));
                 None

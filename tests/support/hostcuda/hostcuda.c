@@ -491,6 +491,16 @@ CUresult cuStreamCreate(CUstream *out, unsigned int flags) {
   if (s->async) pthread_create(&s->th, NULL, worker, s);
   *out = s; return CUDA_SUCCESS;
 }
+/* dlclose (the test's Driver dropped) must not unmap code that a stream worker still runs:
+ * stop every worker and wait for it. */
+__attribute__((destructor)) static void join_async_workers(void) {
+  for (int i = 0; i < g_n_async; i++) {
+    struct hc_stream *s = g_async[i];
+    pthread_mutex_lock(&s->mu); s->quit = 1; pthread_cond_broadcast(&s->cv); pthread_mutex_unlock(&s->mu);
+    pthread_join(s->th, NULL);
+  }
+  g_n_async = 0;
+}
 static void stream_drain(struct hc_stream *s) {
   if (!s || !s->async) return;
   pthread_mutex_lock(&s->mu);
@@ -526,7 +536,8 @@ CUresult cuStreamDestroy_v2(CUstream s) {
     /* Like the driver: returns at once, queued work still completes afterwards (so memory
      * it uses must not be freed yet). The struct stays for events recorded on it. */
     pthread_mutex_lock(&s->mu); s->quit = 1; pthread_cond_broadcast(&s->cv); pthread_mutex_unlock(&s->mu);
-    pthread_detach(s->th);
+    /* Not detached: join_async_workers joins it before the library is unloaded, whose code
+     * it may still be running right after this returns. */
     return CUDA_SUCCESS;
   }
   free(s); return CUDA_SUCCESS;
