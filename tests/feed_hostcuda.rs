@@ -110,6 +110,31 @@ fn read(ctx: &Context, p: trtq_lite::cuda::DevicePtr, n: usize) -> Vec<u8> {
     v
 }
 
+/// write_samples' values of batch `k` (`b` samples of `elems` values each), as f32 bytes.
+fn batch_of(k: usize, b: usize, elems: usize) -> Vec<u8> {
+    f32_bytes((0..b).flat_map(|s| (0..elems).map(move |x| sample_value(k * b + s, x))))
+}
+
+/// Streams every batch of a one-input feed, checks its device bytes against `want(k)` and
+/// returns how many batches came.
+fn drain_checked(
+    ctx: &Context,
+    feed: &mut Feed,
+    what: &str,
+    want: impl Fn(usize) -> Vec<u8>,
+) -> usize {
+    let mut k = 0;
+    while let Some(p) = feed.next().unwrap() {
+        let w = want(k);
+        assert!(
+            read(ctx, p[0], w.len()) == w,
+            "{what}: batch {k} differs on the device"
+        );
+        k += 1;
+    }
+    k
+}
+
 /// Streams every batch and checks its device bytes against write_samples' formula.
 fn check_stream(
     e: &Env,
@@ -189,14 +214,7 @@ fn large_batches_use_parallel_copies() {
         },
     )
     .unwrap();
-    let mut k = 0;
-    while let Some(p) = feed.next().unwrap() {
-        let got = read(&e.ctx, p[0], 5 * elems * 4);
-        let want =
-            f32_bytes((0..5).flat_map(|s| (0..elems).map(move |x| sample_value(k * 5 + s, x))));
-        assert!(got == want, "batch {k} differs on the device");
-        k += 1;
-    }
+    let k = drain_checked(&e.ctx, &mut feed, "staged", |k| batch_of(k, 5, elems));
     assert_eq!(k, 2);
     drop(feed);
     e.finish();
@@ -289,12 +307,7 @@ fn asynchronous_copies_keep_every_batch_intact() {
         },
     )
     .unwrap();
-    let mut k = 0;
-    while let Some(p) = feed.next().unwrap() {
-        let want = f32_bytes((0..2).flat_map(|s| (0..32).map(move |x| sample_value(k * 2 + s, x))));
-        assert_eq!(read(&e.ctx, p[0], 256), want, "batch {k}");
-        k += 1;
-    }
+    drain_checked(&e.ctx, &mut feed, "registered", |k| batch_of(k, 2, 32));
     drop(feed);
     // Dropped mid-stream, with copies still queued: nothing may be freed under them.
     for mode in [FeedMode::Staged, FeedMode::Registered] {
@@ -408,12 +421,7 @@ fn auto_measures_staged_against_registered_on_one_big_file() {
         },
     )
     .unwrap();
-    let mut k = 0;
-    while let Some(p) = feed.next().unwrap() {
-        let want = f32_bytes((0..4).flat_map(|s| (0..16).map(move |x| sample_value(k * 4 + s, x))));
-        assert_eq!(read(&e.ctx, p[0], 256), want, "batch {k}");
-        k += 1;
-    }
+    let k = drain_checked(&e.ctx, &mut feed, "auto", |k| batch_of(k, 4, 16));
     assert_eq!(k, 10);
     let d = &feed.stats().decision;
     assert!(d.contains("including registering their window"), "{d}");
@@ -514,17 +522,8 @@ fn small_staging_ring_wraps_many_times_and_keeps_every_byte() {
                 },
             )
             .unwrap();
-            let mut k = 0;
-            while let Some(p) = feed.next().unwrap() {
-                let want = f32_bytes(
-                    (0..3).flat_map(|s| (0..1000).map(move |x| sample_value(k * 3 + s, x))),
-                );
-                assert!(
-                    read(&e.ctx, p[0], 12_000) == want,
-                    "{src}, {threads} threads: batch {k} differs on the device"
-                );
-                k += 1;
-            }
+            let what = format!("{src}, {threads} threads");
+            let k = drain_checked(&e.ctx, &mut feed, &what, |k| batch_of(k, 3, 1000));
             assert_eq!((k, feed.path()), (4, FeedPath::Staged), "{src}");
             drop(feed);
         }
@@ -555,12 +554,9 @@ fn small_staging_ring_wraps_many_times_and_keeps_every_byte() {
         },
     )
     .unwrap();
-    let mut k = 0;
-    while let Some(p) = feed.next().unwrap() {
-        let want = f32_bytes(vals(7000).skip(k * 2800).take(2800).map(|x| x as f32));
-        assert!(read(&e.ctx, p[0], 11_200) == want, "f64 batch {k}");
-        k += 1;
-    }
+    let k = drain_checked(&e.ctx, &mut feed, "f64", |k| {
+        f32_bytes(vals(7000).skip(k * 2800).take(2800).map(|x| x as f32))
+    });
     assert_eq!(k, 2);
     drop(feed);
     e.hc.set("ASYNC_US", 0);
