@@ -126,6 +126,17 @@ fn format_tried(tried: &[(String, String)]) -> String {
         .join("\n")
 }
 
+/// The message of a caught panic (`panic!` with a literal or a formatted string).
+pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
 impl Error {
     /// The process exit code for this error (see [`exit`]).
     pub fn exit_code(&self) -> i32 {

@@ -110,6 +110,18 @@ fn read(ctx: &Context, p: trtq_lite::cuda::DevicePtr, n: usize) -> Vec<u8> {
     v
 }
 
+/// A feed with default options but `mode`.
+fn feed_with(e: &Env, ds: Arc<DataSet>, mode: FeedMode) -> trtq_lite::Result<Feed> {
+    Feed::new(
+        &e.ctx,
+        ds,
+        FeedOptions {
+            mode,
+            ..Default::default()
+        },
+    )
+}
+
 /// write_samples' values of batch `k` (`b` samples of `elems` values each), as f32 bytes.
 fn batch_of(k: usize, b: usize, elems: usize) -> Vec<u8> {
     f32_bytes((0..b).flat_map(|s| (0..elems).map(move |x| sample_value(k * b + s, x))))
@@ -233,15 +245,7 @@ fn registered_copies_straight_from_the_mapped_file() {
     );
     let b0 = e.hc.registered_bytes;
     let ds2 = ds.clone();
-    let mut feed = Feed::new(
-        &e.ctx,
-        ds2,
-        FeedOptions {
-            mode: FeedMode::Registered,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut feed = feed_with(&e, ds2, FeedMode::Registered).unwrap();
     let (mut k, mut seen) = (0, 0);
     while let Some(p) = feed.next().unwrap() {
         // SAFETY: a counter.
@@ -317,15 +321,7 @@ fn asynchronous_copies_keep_every_batch_intact() {
             2,
             Conversion::Exact,
         );
-        let mut feed = Feed::new(
-            &e.ctx,
-            ds,
-            FeedOptions {
-                mode,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let mut feed = feed_with(&e, ds, mode).unwrap();
         assert!(feed.next().unwrap().is_some());
         drop(feed);
     }
@@ -653,16 +649,7 @@ fn pinned_failure_falls_back_to_pageable_in_auto_and_fails_when_forced() {
         "{:?}",
         st.warnings
     );
-    let err = Feed::new(
-        &e.ctx,
-        ds,
-        FeedOptions {
-            mode: FeedMode::Staged,
-            ..Default::default()
-        },
-    )
-    .err()
-    .unwrap();
+    let err = feed_with(&e, ds, FeedMode::Staged).err().unwrap();
     assert!(
         err.to_string()
             .starts_with("cuMemHostAlloc(4096 bytes, flags 0x1) failed: CUDA_ERROR_OUT_OF_MEMORY"),
@@ -678,15 +665,7 @@ fn copy_failure_surfaces_from_next() {
     let t = Scratch::new("feed-htod");
     write_samples(&t.0, 10, None, &[4]);
     let ds = open(&t.0, one("x", &[4], DType::F32), 2, Conversion::Exact);
-    let mut feed = Feed::new(
-        &e.ctx,
-        ds,
-        FeedOptions {
-            mode: FeedMode::Staged,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut feed = feed_with(&e, ds, FeedMode::Staged).unwrap();
     e.hc.set("HTOD_FAIL_AFTER", 2);
     let mut ok = 0;
     let err = loop {
@@ -730,31 +709,14 @@ fn registration_refused_auto_stages_forced_fails() {
         "{:?}",
         st.warnings
     );
-    let mut feed = Feed::new(
-        &e.ctx,
-        ds.clone(),
-        FeedOptions {
-            mode: FeedMode::Registered,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut feed = feed_with(&e, ds.clone(), FeedMode::Registered).unwrap();
     let err = feed.next().err().unwrap();
     assert!(err.to_string().contains("cuMemHostRegister_v2"), "{err}");
     drop(feed);
     e.hc.set("REGISTER_FAIL", 0);
     // Without read-only registration support, forcing it is refused up front.
     e.hc.set("NO_READONLY_REGISTER", 1);
-    let err = Feed::new(
-        &e.ctx,
-        ds,
-        FeedOptions {
-            mode: FeedMode::Registered,
-            ..Default::default()
-        },
-    )
-    .err()
-    .unwrap();
+    let err = feed_with(&e, ds, FeedMode::Registered).err().unwrap();
     assert!(
         err.to_string()
             .contains("cannot register read-only host memory"),
@@ -775,15 +737,7 @@ fn consumer_slower_than_copies_barely_waits() {
         4,
         Conversion::Exact,
     );
-    let mut feed = Feed::new(
-        &e.ctx,
-        ds,
-        FeedOptions {
-            mode: FeedMode::Staged,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut feed = feed_with(&e, ds, FeedMode::Staged).unwrap();
     while feed.next().unwrap().is_some() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }

@@ -543,23 +543,9 @@ impl Stream {
         src: &mut PinnedBuffer,
         range: std::ops::Range<usize>,
     ) -> Result<()> {
-        check_host_range(&range, src.len)?;
-        dst.check_range(dst_offset, range.len())?;
-        let _g = self.ctx.bind()?;
-        // SAFETY: source range inside a live pinned allocation that stays alive and unwritten
-        // until the event recorded below completes; destination range checked above.
-        unsafe {
-            r::memcpy_htod_async(
-                self.ctx.lib(),
-                dst.cu_ptr + dst_offset as u64,
-                src.ptr.add(range.start).cast(),
-                range.len(),
-                self.cu_stream,
-            )?;
-            r::event_record(self.ctx.lib(), src.guard.event.cu_event, self.cu_stream)?;
-        }
-        src.guard.pending = true;
-        Ok(())
+        // SAFETY: a live pinned allocation of `len` bytes, which stays alive and unwritten
+        // while its guard is pending (Drop and `as_mut_slice` wait for it).
+        unsafe { self.copy_guarded(dst, dst_offset, src.ptr, src.len, range, &mut src.guard) }
     }
 
     /// Queues a copy of `src[range]` straight from registered host memory.
@@ -570,22 +556,42 @@ impl Stream {
         src: &mut HostRegistration<'_>,
         range: std::ops::Range<usize>,
     ) -> Result<()> {
-        check_host_range(&range, src.len)?;
+        // SAFETY: the source is borrowed for the registration's lifetime, and the
+        // registration's Drop waits for its guard before unregistering.
+        unsafe { self.copy_guarded(dst, dst_offset, src.ptr, src.len, range, &mut src.guard) }
+    }
+
+    /// Queues a copy of `range` of the `len` host bytes at `base` into `dst` at `dst_offset`,
+    /// then records `guard`'s event, so that the source's owner can wait for the copy.
+    ///
+    /// # Safety
+    /// `base` points to `len` readable bytes that stay alive and unwritten while `guard` is
+    /// pending.
+    unsafe fn copy_guarded(
+        &self,
+        dst: &DeviceBuffer,
+        dst_offset: usize,
+        base: *const u8,
+        len: usize,
+        range: std::ops::Range<usize>,
+        guard: &mut UseGuard,
+    ) -> Result<()> {
+        check_host_range(&range, len)?;
         dst.check_range(dst_offset, range.len())?;
         let _g = self.ctx.bind()?;
-        // SAFETY: the source is borrowed for the registration's lifetime, and the
-        // registration's Drop waits for the event recorded here; destination checked above.
+        // SAFETY: source range checked inside the caller's promised `len` bytes, destination
+        // range checked against the device buffer above.
         unsafe {
             r::memcpy_htod_async(
                 self.ctx.lib(),
                 dst.cu_ptr + dst_offset as u64,
-                src.ptr.add(range.start).cast(),
+                base.add(range.start).cast(),
                 range.len(),
                 self.cu_stream,
             )?;
-            r::event_record(self.ctx.lib(), src.guard.event.cu_event, self.cu_stream)?;
+            r::event_record(self.ctx.lib(), guard.event.cu_event, self.cu_stream)?;
         }
-        src.guard.pending = true;
+        guard.pending = true;
         Ok(())
     }
 }

@@ -469,11 +469,7 @@ impl Feed {
 
     fn worker_gone(&mut self) -> Error {
         let msg = match self.worker.take().map(|h| h.join()) {
-            Some(Err(p)) => p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into()),
+            Some(Err(p)) => crate::error::panic_text(p.as_ref()),
             _ => "it ended without a reason".into(),
         };
         Error::CallbackPanic {

@@ -6,7 +6,7 @@
 //! Errors a calibrator returns are kept and returned the same way, so a build whose
 //! calibrator failed never yields a plan.
 
-use std::any::Any;
+use crate::error::panic_text;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -322,16 +322,6 @@ struct LogBridge {
 }
 
 const KEPT_ERRORS: usize = 8;
-
-fn panic_text(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_string()
-    }
-}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock was already caught and recorded; the data is still

@@ -29,17 +29,7 @@ impl Drop for Scratch {
 
 /// Writes a version 1.0 .npy with `descr` and `shape` holding `data` (not checked).
 pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
-    let shp = match shape {
-        [n] => format!("({n},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
+    let shp = trtq_lite::npy::shape_str(shape);
     let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shp}, }}");
     while (10 + h.len() + 1) % 64 != 0 {
         h.push(' ');
