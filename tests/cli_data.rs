@@ -252,6 +252,35 @@ fn bench_feed_exit_codes() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("fewer than one batch of 5"));
+    // Staging sizes no host has: exit 2 before any memory is pinned (libcuda not loaded).
+    for (flag, value, says) in [
+        (
+            "--staging-mib",
+            "100000000",
+            "--staging-mib 100000000 is more than 65536",
+        ),
+        (
+            "--chunk-kib",
+            "2000000",
+            "--chunk-kib 2000000 is more than 1048576",
+        ),
+    ] {
+        let o = trtq(
+            &[
+                "bench-feed",
+                d,
+                "--batch-size",
+                "2",
+                flag,
+                value,
+                "--cuda-lib",
+                "/nonexistent/libcuda.so.1",
+            ],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+        assert!(text(&o.stderr).contains(says), "{}", text(&o.stderr));
+    }
     // No library: exit 1, every path tried named with the loader's message.
     let o = trtq(
         &[

@@ -48,11 +48,13 @@ pub struct Args {
     #[argh(option, default = "0")]
     pub copy_threads: usize,
 
-    /// pinned staging memory in MiB, a ring of chunk buffers (default 64, or two batches)
+    /// pinned staging memory in MiB, a ring of chunk buffers (default 64, or two batches;
+    /// at most 65536)
     #[argh(option, default = "0")]
     pub staging_mib: usize,
 
-    /// bytes per staging chunk in KiB (default: staging / (copy threads + 2), at most 4096)
+    /// bytes per staging chunk in KiB (default: staging / (copy threads + 2), at most 4096;
+    /// accepted up to 1048576)
     #[argh(option, default = "0")]
     pub chunk_kib: usize,
 
@@ -102,6 +104,19 @@ pub fn run(args: Args) -> Result<()> {
     }
     if args.batch_size == 0 {
         return Err(Error::Usage("--batch-size must be at least 1".into()));
+    }
+    // Pinned memory is locked RAM: refuse sizes no host has before allocating any of it.
+    if args.staging_mib > 65536 {
+        return Err(Error::Usage(format!(
+            "--staging-mib {} is more than 65536 (64 GiB of pinned memory)",
+            args.staging_mib
+        )));
+    }
+    if args.chunk_kib > 1 << 20 {
+        return Err(Error::Usage(format!(
+            "--chunk-kib {} is more than 1048576 (1 GiB)",
+            args.chunk_kib
+        )));
     }
     if !(args.consumer_ms >= 0.0 && args.consumer_ms.is_finite()) {
         return Err(Error::Usage(
