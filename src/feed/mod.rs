@@ -355,6 +355,7 @@ impl Feed {
         let (free_tx, free_rx) = mpsc::channel::<usize>();
         let batches = data.batches();
         let auto_measure = opts.mode == FeedMode::Auto && path == FeedPath::Staged && registrable;
+        let (up_tx, up_rx) = mpsc::channel::<()>();
         let worker_ctx = ctx.clone();
         let events = slot_events.clone();
         let producer = Producer {
@@ -369,6 +370,7 @@ impl Feed {
             pread: read_with_pread(),
             ready_tx,
             free_rx,
+            up: Some(up_tx),
         };
         let worker = std::thread::Builder::new()
             .name("trtq-feed".into())
@@ -378,6 +380,8 @@ impl Feed {
                 path: Default::default(),
                 source: e,
             })?;
+        // Setting up ends when the copy threads run (an error, or a panic, ends the wait too).
+        let _ = up_rx.recv();
         let batch_bytes = sizes.iter().sum::<usize>() as u64;
         Ok(Feed {
             ready_rx: Some(ready_rx),
@@ -414,6 +418,7 @@ impl Feed {
                 let _ = tx.send(s);
             }
         }
+        self.wake_worker();
     }
 
     /// Device pointers of the next batch, one per input in the order of the data set's inputs,
@@ -428,6 +433,7 @@ impl Feed {
         if let Some(tx) = &self.free_tx {
             if let Some(slot) = self.current.take() {
                 let _ = tx.send(slot);
+                self.wake_worker();
             }
         }
         if self.failed || self.stats.batches >= self.batches {
@@ -464,6 +470,13 @@ impl Feed {
                     return Err(e);
                 }
             }
+        }
+    }
+
+    /// The staged feed thread parks while copy threads work; it must see returned slots.
+    fn wake_worker(&self) {
+        if let Some(h) = &self.worker {
+            h.thread().unpark();
         }
     }
 
@@ -504,6 +517,7 @@ impl Drop for Feed {
         // after its queued copies completed (the buffers' own Drop waits).
         self.free_tx.take();
         self.ready_rx.take();
+        self.wake_worker();
         if let Some(h) = self.worker.take() {
             let _ = h.join();
         }
@@ -524,6 +538,8 @@ struct Producer {
     pread: bool,
     ready_tx: SyncSender<Result<Msg>>,
     free_rx: Receiver<usize>,
+    /// Dropped once the copy threads run, which [`Feed::new`] waits for.
+    up: Option<mpsc::Sender<()>>,
 }
 
 impl Drop for Producer {
@@ -567,6 +583,7 @@ impl Producer {
         let (threads, pread) = (self.threads, self.pread);
         std::thread::scope(|sc| {
             let mut stager = (!ring.is_empty()).then(|| Stager::start(sc, ring, threads, pread));
+            self.up.take();
             self.drive(&data, stager.as_mut(), path, auto_measure);
             // Dropping the stager ends the copy threads; the scope waits for them.
         });

@@ -18,8 +18,8 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex};
-use std::thread::Scope;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{Scope, Thread};
 
 use super::{copy_piece, evict, Conv, Msg, SlotMem};
 use crate::cuda::{Event, PinnedBuffer, Stream};
@@ -78,9 +78,61 @@ struct Done<'a> {
     res: Result<()>,
 }
 
+/// Jobs waiting for a copy thread, and whether more can come.
+struct Queue<'a> {
+    jobs: VecDeque<Job<'a>>,
+    closed: bool,
+}
+
+/// The copy threads' shared job queue. Not a channel behind a mutex: there the thread holding
+/// the mutex waits in `recv` and wakes the next only once it has its job, so a burst of jobs
+/// reaches idle threads one wake-up after another. Here every push wakes a thread of its own
+/// (in a trace on an H200 VM, the first batch's twelve jobs all started within 20 us).
+struct Jobs<'a> {
+    queue: Mutex<Queue<'a>>,
+    ready: Condvar,
+}
+
+impl<'a> Jobs<'a> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<'a>> {
+        // The lock is only held to push or pop; a poisoned one still holds a valid queue.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, job: Job<'a>) -> Result<()> {
+        let mut q = self.lock();
+        if q.closed {
+            return Err(copy_threads_gone());
+        }
+        q.jobs.push_back(job);
+        drop(q);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next job, or `None` once the queue is closed and empty.
+    fn pop(&self) -> Option<Job<'a>> {
+        let mut q = self.lock();
+        loop {
+            if let Some(j) = q.jobs.pop_front() {
+                return Some(j);
+            }
+            if q.closed {
+                return None;
+            }
+            q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+}
+
 /// The copy threads (scoped to the feed thread's run) and the ring buffers not lent out.
 pub struct Stager<'a> {
-    job_tx: Option<Sender<Job<'a>>>,
+    jobs: Arc<Jobs<'a>>,
     done_rx: Receiver<Done<'a>>,
     free: VecDeque<PinnedBuffer>,
     chunk: usize,
@@ -88,7 +140,8 @@ pub struct Stager<'a> {
 }
 
 impl<'a> Stager<'a> {
-    /// Starts `threads` copy threads in `scope`; they end when the stager is dropped.
+    /// Starts `threads` copy threads in `scope` and returns once all of them run; they end
+    /// when the stager is dropped.
     pub fn start<'scope>(
         scope: &'scope Scope<'scope, '_>,
         ring: Vec<PinnedBuffer>,
@@ -98,17 +151,36 @@ impl<'a> Stager<'a> {
     where
         'a: 'scope,
     {
-        let (job_tx, job_rx) = mpsc::channel::<Job<'a>>();
         let (done_tx, done_rx) = mpsc::channel::<Done<'a>>();
-        let job_rx = Arc::new(Mutex::new(job_rx));
+        let jobs = Arc::new(Jobs {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+        });
+        // Wait until every thread runs: starting twelve took 0.9 ms on an H200 VM, which
+        // belongs to setting up. While they started in the background, the first batch's
+        // wait was 2.2-2.9 ms; with them waited for here, 1.5-1.7 ms (bench/RESULTS.md).
+        let (up_tx, up_rx) = mpsc::channel::<()>();
+        // Started on the feed thread, which parks while it waits (see `next_done`).
+        let feed = std::thread::current();
         for _ in 0..threads.max(1) {
-            let rx = job_rx.clone();
+            let jobs = jobs.clone();
             let tx = done_tx.clone();
-            scope.spawn(move || copy_thread(rx, tx, pread));
+            let up = up_tx.clone();
+            let feed = feed.clone();
+            scope.spawn(move || {
+                let _ = up.send(());
+                drop(up);
+                copy_thread(&jobs, tx, &feed, pread)
+            });
         }
+        drop(up_tx);
+        while up_rx.recv().is_ok() {}
         let chunk = ring.iter().map(|b| b.len()).min().unwrap_or(0);
         Stager {
-            job_tx: Some(job_tx),
+            jobs,
             done_rx,
             free: ring.into(),
             chunk,
@@ -119,19 +191,13 @@ impl<'a> Stager<'a> {
 
 impl Drop for Stager<'_> {
     fn drop(&mut self) {
-        // Hanging up ends the copy threads once they finish the job in hand.
-        self.job_tx.take();
+        // Closing ends the copy threads once the queue is empty and they finish the job in hand.
+        self.jobs.close();
     }
 }
 
-fn copy_thread<'a>(jobs: Arc<Mutex<Receiver<Job<'a>>>>, done: Sender<Done<'a>>, pread: bool) {
-    loop {
-        // The lock is held while waiting: the next idle thread takes the next job.
-        let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
-            Ok(j) => j,
-            Err(_) => return,
-        };
-        let mut job = job;
+fn copy_thread<'a>(jobs: &Jobs<'a>, done: Sender<Done<'a>>, feed: &Thread, pread: bool) {
+    while let Some(mut job) = jobs.pop() {
         let res = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
             let s = &job.spec;
             let dst = job.buf.as_mut_slice()?;
@@ -153,6 +219,7 @@ fn copy_thread<'a>(jobs: Arc<Mutex<Receiver<Job<'a>>>>, done: Sender<Done<'a>>, 
         if done.send(Done { job, res }).is_err() {
             return;
         }
+        feed.unpark();
     }
 }
 
@@ -268,9 +335,7 @@ pub fn stream<'a>(
             let (Some(spec), Some(buf)) = (planned.pop_front(), st.free.pop_front()) else {
                 break;
             };
-            let tx = st.job_tx.as_ref().ok_or_else(copy_threads_gone)?;
-            tx.send(Job { spec, buf })
-                .map_err(|_| copy_threads_gone())?;
+            st.jobs.push(Job { spec, buf })?;
             st.lent += 1;
         }
 
@@ -286,8 +351,10 @@ pub fn stream<'a>(
             continue; // waiting for a device slot (planned is empty, so the loop blocks)
         }
 
-        let Ok(Done { job, res }) = st.done_rx.recv() else {
-            return Err(copy_threads_gone());
+        let wants_slot =
+            held.is_none() && !paused && next_plan < range.end && planned.len() < st.free.len() + 2;
+        let Some(Done { job, res }) = next_done(st, ends, wants_slot.then_some(&mut held))? else {
+            continue; // a device slot came back: plan with it
         };
         st.lent -= 1;
         let Job { spec, mut buf } = job;
@@ -305,6 +372,33 @@ pub fn stream<'a>(
         )?;
         o.remaining -= 1;
         st.free.push_back(buf);
+    }
+}
+
+/// The next chunk back from a copy thread; or, with `slot`, `None` as soon as a device slot
+/// comes back first (stored there). The feed thread parks meanwhile: copy threads and
+/// [`super::Feed::next`] unpark it after each message. Waiting on the chunks' channel alone, a
+/// returned slot went unseen until the next chunk came back, while copy threads may have no
+/// batch left to work on (on one H200 VM they waited for jobs for 15-45% of a run).
+fn next_done<'a>(
+    st: &mut Stager<'a>,
+    ends: &Ends<'_>,
+    mut slot: Option<&mut Option<usize>>,
+) -> Result<Option<Done<'a>>> {
+    loop {
+        match st.done_rx.try_recv() {
+            Ok(d) => return Ok(Some(d)),
+            Err(TryRecvError::Disconnected) => return Err(copy_threads_gone()),
+            Err(TryRecvError::Empty) => {}
+        }
+        if let Some(s) = slot.as_deref_mut() {
+            // A hung-up Feed is seen by the blocking wait for a slot at the loop's top.
+            if let Ok(free) = ends.free_rx.try_recv() {
+                *s = Some(free);
+                return Ok(None);
+            }
+        }
+        std::thread::park();
     }
 }
 
