@@ -616,7 +616,7 @@ impl Producer {
         };
         let mut from = 0;
         if auto_measure {
-            // Batch 0 warms up (thread start, first touch of the staging memory) and is not
+            // Batch 0 warms up (first use of the ring, the stream and the files) and is not
             // timed; batches 1-2 are timed staged (from batch 0's announcement to batch 2's).
             // Registering costs about as much per byte as the whole registered path, and
             // registered batches cost a lot where it loses (11 GB/s against 46 staged on an
