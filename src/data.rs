@@ -282,6 +282,13 @@ impl<'a> Piece<'a> {
     pub fn bytes(&self) -> &'a [u8] {
         &self.file.bytes()[self.offset..self.offset + self.len]
     }
+
+    /// The piece's bytes as offsets into the file's whole map (header included), and the
+    /// start of their first page: what registering (page-locking) them works on.
+    pub fn map_range(&self) -> (std::ops::Range<usize>, usize) {
+        let off = self.file.header().data_offset + self.offset;
+        (off..off + self.len, off / 4096 * 4096)
+    }
 }
 
 /// One network input's data.

@@ -487,44 +487,35 @@ fn two_inputs_in_the_given_order_with_conversions() {
     e.finish();
 }
 
-/// Chunks of one page through a ring of three buffers, copies that complete late (hostcuda's
-/// asynchronous streams) and copy threads that finish out of order: every chunk must land at
-/// its place in its batch's slot, across file ends, with a conversion that halves the bytes.
-#[test]
-fn small_staging_ring_wraps_many_times_and_keeps_every_byte() {
-    let e = env();
-    e.hc.set("ASYNC_US", 150);
-    let t = Scratch::new("feed-ring");
-    // 1,000 f32 per sample (4,000 bytes): a batch of 3 is 3 chunks of 4,096 bytes less 288.
+/// 13 samples of 1,000 f32 (4,000 bytes) in batches of 3, as per-sample files and as one file,
+/// through `path` with each of `opts` (chunk sizes that do not divide the batch, so chunks split
+/// samples and cross file ends); then a 10x700 f64 file as f32 in batches of 4 with `wide`
+/// (chunks are counted in destination bytes). Every byte of every batch is checked.
+fn every_byte_in_chunks(
+    e: &Env,
+    name: &str,
+    path: FeedPath,
+    opts: &[FeedOptions],
+    wide: FeedOptions,
+) {
+    let t = Scratch::new(name);
     write_samples(&t.path("files"), 13, None, &[1000]);
     write_samples(&t.path("big"), 1, Some(13), &[1000]);
     for src in ["files", "big/s_0000.npy"] {
-        for threads in [1, 4] {
+        for o in opts {
             let ds = open(
                 &t.path(src),
                 one("x", &[1000], DType::F32),
                 3,
                 Conversion::Exact,
             );
-            let mut feed = Feed::new(
-                &e.ctx,
-                ds,
-                FeedOptions {
-                    mode: FeedMode::Staged,
-                    copy_threads: threads,
-                    staging_bytes: 3 * 4096,
-                    chunk_bytes: 4096,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-            let what = format!("{src}, {threads} threads");
+            let mut feed = Feed::new(&e.ctx, ds, *o).unwrap();
+            let what = format!("{src}, {} threads", o.copy_threads);
             let k = drain_checked(&e.ctx, &mut feed, &what, |k| batch_of(k, 3, 1000));
-            assert_eq!((k, feed.path()), (4, FeedPath::Staged), "{src}");
+            assert_eq!((k, feed.path()), (4, path), "{what}");
             drop(feed);
         }
     }
-    // f64 data for an f32 input: chunks are counted in destination bytes (512 elements).
     let vals = |n: usize| (0..n).map(|x| x as f64 * 0.75 - 100.0);
     write_npy(
         &t.path("wide.npy"),
@@ -538,24 +529,60 @@ fn small_staging_ring_wraps_many_times_and_keeps_every_byte() {
         4,
         Conversion::Allow,
     );
-    let mut feed = Feed::new(
-        &e.ctx,
-        ds,
-        FeedOptions {
-            mode: FeedMode::Staged,
-            copy_threads: 3,
-            staging_bytes: 2 * 4096,
-            chunk_bytes: 2048,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut feed = Feed::new(&e.ctx, ds, wide).unwrap();
     let k = drain_checked(&e.ctx, &mut feed, "f64", |k| {
         f32_bytes(vals(7000).skip(k * 2800).take(2800).map(|x| x as f32))
     });
-    assert_eq!(k, 2);
+    assert_eq!((k, feed.path()), (2, path));
     drop(feed);
+}
+
+/// Chunks of one page through a ring of three buffers, copies that complete late (hostcuda's
+/// asynchronous streams) and copy threads that finish out of order: every chunk must land at
+/// its place in its batch's slot, across file ends, with a conversion that halves the bytes.
+#[test]
+fn small_staging_ring_wraps_many_times_and_keeps_every_byte() {
+    let e = env();
+    e.hc.set("ASYNC_US", 150);
+    let staged = |threads, ring, chunk| FeedOptions {
+        mode: FeedMode::Staged,
+        copy_threads: threads,
+        staging_bytes: ring,
+        chunk_bytes: chunk,
+        ..Default::default()
+    };
+    every_byte_in_chunks(
+        &e,
+        "feed-ring",
+        FeedPath::Staged,
+        &[staged(1, 3 * 4096, 4096), staged(4, 3 * 4096, 4096)],
+        staged(3, 2 * 4096, 2048),
+    );
     e.hc.set("ASYNC_US", 0);
+    e.finish();
+}
+
+/// Mapped slots are cut into chunk-sized pieces that the copy threads fill in place: the same
+/// cases, with 2 and 3 slots.
+#[test]
+fn mapped_slots_are_filled_in_chunks_by_the_copy_threads() {
+    let e = env();
+    e.hc.set("INTEGRATED", 1);
+    let mapped = |threads, depth, chunk| FeedOptions {
+        mode: FeedMode::Mapped,
+        copy_threads: threads,
+        depth,
+        chunk_bytes: chunk,
+        ..Default::default()
+    };
+    every_byte_in_chunks(
+        &e,
+        "feed-mapped-chunks",
+        FeedPath::Mapped,
+        &[mapped(1, 2, 4096), mapped(4, 3, 4096)],
+        mapped(3, 3, 2048),
+    );
+    e.hc.set("INTEGRATED", 0);
     e.finish();
 }
 

@@ -10,6 +10,6 @@ pub mod sys;
 
 pub use safe::{
     Context, CurrentGuard, DeviceBuffer, DeviceInfo, DevicePtr, Driver, Event, HostRegistration,
-    PinnedBuffer, Stream,
+    PinnedBuffer, PinnedChunk, Stream,
 };
 pub use sys::ENV_LIBCUDA;

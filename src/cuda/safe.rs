@@ -455,6 +455,55 @@ impl PinnedBuffer {
         // SAFETY: `ptr` is live pinned memory owned by self.
         unsafe { r::mem_host_get_device_pointer(self.ctx.lib(), self.ptr.cast()) }.map(DevicePtr)
     }
+    /// Cuts the buffer into consecutive pieces of `chunk` bytes (the last one shorter; one
+    /// empty piece for an empty buffer) that different threads may write at the same time.
+    /// The memory is freed when the last piece is dropped. Pending copies are waited for first.
+    pub fn into_chunks(mut self, chunk: usize) -> Result<Vec<PinnedChunk>> {
+        self.guard.wait()?;
+        let (ptr, len, chunk) = (self.ptr, self.len, chunk.max(1));
+        let owner = Arc::new(self);
+        let starts: Vec<usize> = if len == 0 {
+            vec![0]
+        } else {
+            (0..len).step_by(chunk).collect()
+        };
+        Ok(starts
+            .into_iter()
+            .map(|o| PinnedChunk {
+                _owner: owner.clone(),
+                // SAFETY: `o < len` (or 0 for an empty buffer): inside the allocation.
+                ptr: unsafe { ptr.add(o) },
+                len: chunk.min(len - o),
+            })
+            .collect())
+    }
+}
+
+/// One piece of a [`PinnedBuffer`] cut by [`PinnedBuffer::into_chunks`]: the only handle to its
+/// bytes. For memory the device reads in place (mapped slots), which several copy threads fill.
+pub struct PinnedChunk {
+    /// Keeps the allocation alive; its bytes are reached through the pieces only.
+    _owner: Arc<PinnedBuffer>,
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: pieces are cut disjoint, once, from a buffer given up by value, so each one is the
+// only way to its bytes; the shared owner is only kept for freeing the memory.
+unsafe impl Send for PinnedChunk {}
+
+impl PinnedChunk {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: `len` bytes at `ptr` lie inside the live allocation `_owner` holds, and no
+        // other piece or handle reaches them (see `into_chunks`); `&mut self` is exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
 }
 
 impl Drop for PinnedBuffer {

@@ -17,7 +17,8 @@
 //!   conversion is needed. Windows of max(2 batches, 64 MiB) are registered in turn, so the
 //!   locked (resident) memory stays bounded however large the file.
 //! - **mapped**: for integrated GPUs (Jetson), where device and host share memory: batches are
-//!   written into mapped pinned memory that the GPU reads in place (zero copy, no DMA).
+//!   written into mapped pinned memory that the GPU reads in place (zero copy, no DMA), by the
+//!   same copy threads and in the same chunks as staged, each slot cut into chunk pieces.
 //! - **pageable**: synchronous copies from ordinary memory; the fallback when pinned memory
 //!   cannot be allocated (announced as a warning).
 //!
@@ -35,7 +36,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::cuda::{
-    Context, DeviceBuffer, DevicePtr, Event, HostRegistration, PinnedBuffer, Stream,
+    Context, DeviceBuffer, DevicePtr, Event, HostRegistration, PinnedBuffer, PinnedChunk, Stream,
 };
 
 mod staged;
@@ -194,10 +195,12 @@ pub struct Feed {
     staging: Option<Staging>,
 }
 
-/// Slot memory: device buffers (staged/registered/pageable) or mapped pinned buffers.
+/// Slot memory: device buffers (staged/registered/pageable), or mapped pinned buffers cut into
+/// staging-chunk pieces that the copy threads fill in place (slot -> input -> piece; a piece is
+/// `None` while lent to a copy thread).
 enum SlotMem {
     Device(Vec<Vec<DeviceBuffer>>),
-    Mapped(Vec<Vec<PinnedBuffer>>),
+    Mapped(Vec<Vec<Vec<Option<PinnedChunk>>>>),
 }
 
 impl Feed {
@@ -268,8 +271,24 @@ impl Feed {
             ),
         };
 
-        // Slot memory.
+        let threads = if opts.copy_threads > 0 {
+            opts.copy_threads
+        } else {
+            // Leave a core each for the consumer and the system. On a 16-core H200 host the
+            // staged feed rose up to 12 threads and no further (14 and 16 were no faster, and
+            // calibrate's TensorRT needs CPU too), and on a 32-core one 12 beat 16-28:
+            // bench/RESULTS.md.
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .saturating_sub(2)
+                .clamp(1, 12)
+        };
         let sizes: Vec<usize> = (0..n_in).map(|i| data.batch_bytes(i)).collect();
+        let batch_total: usize = sizes.iter().sum();
+        let (chunk, count) =
+            staged::geometry(batch_total, threads, opts.staging_bytes, opts.chunk_bytes);
+
+        // Slot memory.
         let (slots, slot_ptrs) = if path0 == FeedPath::Mapped {
             let mut bufs = Vec::with_capacity(depth);
             let mut ptrs = Vec::with_capacity(depth);
@@ -283,7 +302,12 @@ impl Feed {
                         .map(|b| b.device_ptr())
                         .collect::<Result<Vec<_>>>()?,
                 );
-                bufs.push(row);
+                // Cut at the staging chunk size, where the staged stream cuts batches.
+                bufs.push(
+                    row.into_iter()
+                        .map(|b| Ok(b.into_chunks(chunk)?.into_iter().map(Some).collect()))
+                        .collect::<Result<Vec<_>>>()?,
+                );
             }
             (SlotMem::Mapped(bufs), ptrs)
         } else {
@@ -300,25 +324,10 @@ impl Feed {
             (SlotMem::Device(bufs), ptrs)
         };
 
-        let threads = if opts.copy_threads > 0 {
-            opts.copy_threads
-        } else {
-            // Leave a core each for the consumer and the system. On a 16-core H200 host the
-            // staged feed rose up to 12 threads and no further (14 and 16 were no faster, and
-            // calibrate's TensorRT needs CPU too): bench/RESULTS.md.
-            std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .saturating_sub(2)
-                .clamp(1, 12)
-        };
-
         // Staging: a ring of pinned chunk buffers (staged; auto may fall back to it).
         let mut path = path0;
         let mut ring: Vec<PinnedBuffer> = Vec::new();
         let mut staging = None;
-        let batch_total: usize = sizes.iter().sum();
-        let (chunk, count) =
-            staged::geometry(batch_total, threads, opts.staging_bytes, opts.chunk_bytes);
         if path0 == FeedPath::Staged {
             let alloc = || -> Result<Vec<PinnedBuffer>> {
                 (0..count).map(|_| ctx.alloc_pinned(chunk, false)).collect()
@@ -366,6 +375,7 @@ impl Feed {
             slots,
             events,
             threads,
+            chunk,
             reg_window: opts.reg_window,
             pread: read_with_pread(),
             ready_tx,
@@ -533,6 +543,8 @@ struct Producer {
     slots: SlotMem,
     events: Arc<Vec<Event>>,
     threads: usize,
+    /// Bytes per staging chunk (ring buffers, and the pieces of mapped slots).
+    chunk: usize,
     reg_window: usize,
     /// Staging copies read the files with `pread` instead of copying from the mapping.
     pread: bool,
@@ -580,9 +592,10 @@ impl Producer {
     fn run(mut self, path: FeedPath, auto_measure: bool) {
         let data = self.data.clone();
         let ring = std::mem::take(&mut self.ring);
-        let (threads, pread) = (self.threads, self.pread);
+        let (threads, chunk, pread) = (self.threads, self.chunk, self.pread);
+        let streams = matches!(path, FeedPath::Staged | FeedPath::Mapped);
         std::thread::scope(|sc| {
-            let mut stager = (!ring.is_empty()).then(|| Stager::start(sc, ring, threads, pread));
+            let mut stager = streams.then(|| Stager::start(sc, ring, chunk, threads, pread));
             self.up.take();
             self.drive(&data, stager.as_mut(), path, auto_measure);
             // Dropping the stager ends the copy threads; the scope waits for them.
@@ -625,12 +638,14 @@ impl Producer {
             // would take longer than staging them did, less the 20% margin below, registered
             // cannot win, and staging carries on without a pause.
             let staged_ms = std::cell::Cell::new(0.0);
+            // The check's own handles: streaming borrows the producer mutably meanwhile.
+            let (ctx, tx) = (self.ctx.clone(), self.ready_tx.clone());
             let next = {
                 let mut check = |ms: f64, next: usize| -> bool {
                     staged_ms.set(ms);
-                    match self.time_registering(data, 3) {
+                    match time_registering(&ctx, data, 3) {
                         Ok(one) if 2.0 * one >= 0.8 * ms => {
-                            let _ = self.ready_tx.send(Ok(Msg::Decided {
+                            let _ = tx.send(Ok(Msg::Decided {
                                 path: FeedPath::Staged,
                                 decision: format!(
                                     "auto: staged (measured: staged {ms:.2} ms for batches 1-2; \
@@ -644,7 +659,7 @@ impl Producer {
                         // Batches up to `next` are on their way already; two more must be left
                         // (decided here, so the consumer hears it before those batches).
                         Ok(_) if next + 2 > n => {
-                            let _ = self.ready_tx.send(Ok(Msg::Decided {
+                            let _ = tx.send(Ok(Msg::Decided {
                                 path: FeedPath::Staged,
                                 decision: format!(
                                     "auto: staged (measured: staged {ms:.2} ms for batches 1-2; \
@@ -655,10 +670,10 @@ impl Producer {
                         }
                         Ok(_) => true,
                         Err(e) => {
-                            let _ = self.ready_tx.send(Ok(Msg::Warning(format!(
+                            let _ = tx.send(Ok(Msg::Warning(format!(
                                 "registering the data file failed ({e}); using staged copies"
                             ))));
-                            let _ = self.ready_tx.send(Ok(Msg::Decided {
+                            let _ = tx.send(Ok(Msg::Decided {
                                 path: FeedPath::Staged,
                                 decision: "auto: staged (registering the data file failed)".into(),
                             }));
@@ -730,7 +745,7 @@ impl Producer {
             }
             from = next + 2;
         }
-        if path == FeedPath::Staged {
+        if matches!(path, FeedPath::Staged | FeedPath::Mapped) {
             self.staged(stager, data, from..n, None, None);
             return;
         }
@@ -748,33 +763,12 @@ impl Producer {
         }
     }
 
-    /// Estimated milliseconds to register (and unregister) batch `b`'s bytes, every input:
-    /// auto's cheap first look at the registered path. At most 8 MiB per input are registered
-    /// and the time scaled up (pinning costs the same per page; the fixed cost of the call,
-    /// scaled too, only errs against registering).
-    fn time_registering(&self, data: &DataSet, b: usize) -> Result<f64> {
-        const PROBE: usize = 8 << 20;
-        let mut ms = 0.0;
-        for i in 0..data.inputs().len() {
-            for p in data.pieces(i, b) {
-                let off = p.file.header().data_offset + p.offset;
-                let map = p.file.map_bytes();
-                let a = off / 4096 * 4096;
-                let end = (off + p.len.min(PROBE)).min(map.len());
-                let t0 = Instant::now();
-                drop(self.ctx.register_host(&map[a..end], true)?);
-                p.file.evict_map_range(a..end);
-                ms += t0.elapsed().as_secs_f64() * 1e3 * p.len as f64 / (end - a).max(1) as f64;
-            }
-        }
-        Ok(ms)
-    }
-
-    /// Streams batches `range` through the staging ring. With `check` (see [`staged::stream`]),
+    /// Streams batches `range` through the staging ring, or straight into mapped slots. With
+    /// `check` (see [`staged::stream`]),
     /// returns the first batch not fed when the check asked to stop; otherwise `None`: all
     /// fed, or feeding must stop (an error was sent to the consumer, or the Feed was dropped).
     fn staged<'a>(
-        &self,
+        &mut self,
         stager: Option<&mut Stager<'a>>,
         data: &'a DataSet,
         range: std::ops::Range<usize>,
@@ -788,15 +782,15 @@ impl Producer {
             return None;
         };
         let conversion = data.inputs().iter().any(|d| d.data_dtype != d.spec.dtype);
-        let ends = Ends {
+        let mut ends = Ends {
             stream: &self.stream,
-            slots: &self.slots,
+            slots: &mut self.slots,
             events: &self.events,
             ready_tx: &self.ready_tx,
             free_rx: &self.free_rx,
             evict: !self.pread || conversion,
         };
-        match staged::stream(stager, &ends, data, range, held, check) {
+        match staged::stream(stager, &mut ends, data, range, held, check) {
             Ok(Flow::Paused(next)) => Some(next),
             Ok(Flow::Done | Flow::Hung) => None,
             Err(e) => {
@@ -827,23 +821,15 @@ impl Producer {
             let pieces = data.pieces(i, b);
             let bytes = data.batch_bytes(i);
             match (&mut self.slots, path) {
-                (SlotMem::Mapped(bufs), _) => {
-                    let dst = bufs[slot][i].as_mut_slice()?;
-                    fill(&mut dst[..bytes], &pieces, conv, threads, self.pread);
-                    evict(&pieces);
-                }
                 (SlotMem::Device(dev), FeedPath::Registered) if pieces.len() == 1 => {
                     let p = pieces[0];
-                    // The piece's bytes as offsets into the file's whole map.
-                    let off = p.file.header().data_offset + p.offset;
-                    let end = off + p.len;
+                    let (std::ops::Range { start: off, end }, a) = p.map_range();
                     let fits = regs[i].as_ref().is_some_and(|r| {
                         std::ptr::eq(r.file, p.file) && r.range.start <= off && end <= r.range.end
                     });
                     if !fits {
                         regs[i] = None; // waits for its copies, unregisters, evicts
                         let map = p.file.map_bytes();
-                        let a = off / 4096 * 4096;
                         let b = (a + reg_window(bytes, self.reg_window))
                             .max(end)
                             .min(map.len());
@@ -876,8 +862,8 @@ impl Producer {
                     }
                     evict(&pieces);
                 }
-                (SlotMem::Device(_), _) => {
-                    // Staged batches stream through the ring (`staged`), never through here.
+                (SlotMem::Device(_) | SlotMem::Mapped(_), _) => {
+                    // Staged and mapped batches stream (`staged`), never through here.
                     return Err(Error::BadInput(format!(
                         "internal: {} batches cannot be copied one by one",
                         path.name()
@@ -887,6 +873,27 @@ impl Producer {
         }
         self.events[slot].record(&self.stream)
     }
+}
+
+/// Estimated milliseconds to register (and unregister) batch `b`'s bytes, every input:
+/// auto's cheap first look at the registered path. At most 8 MiB per input are registered
+/// and the time scaled up (pinning costs the same per page; the fixed cost of the call,
+/// scaled too, only errs against registering).
+fn time_registering(ctx: &Arc<Context>, data: &DataSet, b: usize) -> Result<f64> {
+    const PROBE: usize = 8 << 20;
+    let mut ms = 0.0;
+    for i in 0..data.inputs().len() {
+        for p in data.pieces(i, b) {
+            let (range, a) = p.map_range();
+            let map = p.file.map_bytes();
+            let end = (range.start + p.len.min(PROBE)).min(map.len());
+            let t0 = Instant::now();
+            drop(ctx.register_host(&map[a..end], true)?);
+            p.file.evict_map_range(a..end);
+            ms += t0.elapsed().as_secs_f64() * 1e3 * p.len as f64 / (end - a).max(1) as f64;
+        }
+    }
+    Ok(ms)
 }
 
 fn evict(pieces: &[Piece<'_>]) {
@@ -943,12 +950,13 @@ impl Conv {
     }
 }
 
-/// Copies (converting) the pieces, in order, into `dst`, split into equal shares for up to
-/// `threads` threads (one share runs on the calling thread). Shares are at least 1 MiB, so small
-/// batches are copied by the calling thread alone.
 /// One thread's part of a batch: (file, source bytes in its map, destination).
 type Share<'a> = (&'a NpyFile, &'a [u8], &'a mut [u8]);
 
+/// Copies (converting) the pieces, in order, into `dst`, split into equal shares for up to
+/// `threads` threads (one share runs on the calling thread). Shares are at least 1 MiB, so small
+/// batches are copied by the calling thread alone. Only the pageable fallback uses it (with a
+/// conversion): it has no pinned memory, so no staging ring or copy threads either.
 fn fill(dst: &mut [u8], pieces: &[Piece<'_>], conv: Conv, threads: usize, pread: bool) {
     const MIN_SHARE: usize = 1 << 20;
     let (ss, ds) = conv.sizes();

@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{Scope, Thread};
 
 use super::{copy_piece, evict, Conv, Msg, SlotMem};
-use crate::cuda::{Event, PinnedBuffer, Stream};
+use crate::cuda::{Event, PinnedBuffer, PinnedChunk, Stream};
 use crate::data::DataSet;
 use crate::error::{Error, Result};
 use crate::npy::NpyFile;
@@ -68,9 +68,15 @@ struct Spec<'a> {
     batch: usize,
 }
 
+/// Where a chunk goes: a ring buffer (then copied to the device), or its piece of a mapped slot.
+enum Dst {
+    Ring(PinnedBuffer),
+    Mapped(PinnedChunk),
+}
+
 struct Job<'a> {
     spec: Spec<'a>,
-    buf: PinnedBuffer,
+    dst: Dst,
 }
 
 struct Done<'a> {
@@ -130,7 +136,8 @@ impl<'a> Jobs<'a> {
     }
 }
 
-/// The copy threads (scoped to the feed thread's run) and the ring buffers not lent out.
+/// The copy threads (scoped to the feed thread's run) and the ring buffers not lent out (none
+/// when mapped slots are filled in place).
 pub struct Stager<'a> {
     jobs: Arc<Jobs<'a>>,
     done_rx: Receiver<Done<'a>>,
@@ -141,10 +148,12 @@ pub struct Stager<'a> {
 
 impl<'a> Stager<'a> {
     /// Starts `threads` copy threads in `scope` and returns once all of them run; they end
-    /// when the stager is dropped.
+    /// when the stager is dropped. Batches are cut in chunks of `chunk` bytes (the ring
+    /// buffers' size).
     pub fn start<'scope>(
         scope: &'scope Scope<'scope, '_>,
         ring: Vec<PinnedBuffer>,
+        chunk: usize,
         threads: usize,
         pread: bool,
     ) -> Stager<'a>
@@ -178,7 +187,6 @@ impl<'a> Stager<'a> {
         }
         drop(up_tx);
         while up_rx.recv().is_ok() {}
-        let chunk = ring.iter().map(|b| b.len()).min().unwrap_or(0);
         Stager {
             jobs,
             done_rx,
@@ -200,7 +208,10 @@ fn copy_thread<'a>(jobs: &Jobs<'a>, done: Sender<Done<'a>>, feed: &Thread, pread
     while let Some(mut job) = jobs.pop() {
         let res = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
             let s = &job.spec;
-            let dst = job.buf.as_mut_slice()?;
+            let dst = match &mut job.dst {
+                Dst::Ring(b) => b.as_mut_slice()?,
+                Dst::Mapped(c) => c.as_mut_slice(),
+            };
             let (ss, ds) = s.conv.sizes();
             let mut o = 0;
             for &(file, src) in &s.segs {
@@ -242,7 +253,7 @@ struct Open {
 /// Everything [`stream`] needs from the feed thread.
 pub struct Ends<'f> {
     pub stream: &'f Stream,
-    pub slots: &'f SlotMem,
+    pub slots: &'f mut SlotMem,
     pub events: &'f [Event],
     pub ready_tx: &'f mpsc::SyncSender<Result<Msg>>,
     pub free_rx: &'f Receiver<usize>,
@@ -259,15 +270,13 @@ pub struct Ends<'f> {
 /// that batch).
 pub fn stream<'a>(
     st: &mut Stager<'a>,
-    ends: &Ends<'_>,
+    ends: &mut Ends<'_>,
     data: &'a DataSet,
     range: std::ops::Range<usize>,
     mut held: Option<usize>,
     mut check: Option<&mut dyn FnMut(f64, usize) -> bool>,
 ) -> Result<Flow> {
-    let SlotMem::Device(dev) = ends.slots else {
-        return Err(Error::BadInput("staged copies need device slots".into()));
-    };
+    let mapped = matches!(ends.slots, SlotMem::Mapped(_));
     let mut planned: VecDeque<Spec<'a>> = VecDeque::new();
     let mut open: VecDeque<(usize, Open)> = VecDeque::new(); // (batch index, state)
     let mut next_plan = range.start;
@@ -320,7 +329,7 @@ pub fn stream<'a>(
             // The first batch nothing overlaps: in quarter chunks, every copy thread gets a
             // share of it at once instead of one thread per 4 MiB (its first chunk took a
             // thread 1.0-1.4 ms on an H200 host, against 0.8 ms per whole batch later on).
-            let chunk = if b == range.start {
+            let chunk = if b == range.start && !mapped {
                 (st.chunk / 4 / 64 * 64).max(64 << 10).min(st.chunk)
             } else {
                 st.chunk
@@ -330,12 +339,29 @@ pub fn stream<'a>(
             next_plan += 1;
         }
 
-        // Lend free buffers with the planned chunks, oldest buffer first.
-        while !planned.is_empty() && !st.free.is_empty() {
-            let (Some(spec), Some(buf)) = (planned.pop_front(), st.free.pop_front()) else {
+        // Lend the planned chunks with free ring buffers, oldest buffer first, or with their
+        // pieces of the mapped slot.
+        while let Some(spec) = planned.front() {
+            let dst = match &mut *ends.slots {
+                SlotMem::Mapped(m) => {
+                    let slot = slot_of(&open, spec.batch)?;
+                    let piece = m[slot][spec.input]
+                        .get_mut(spec.dst_off / st.chunk)
+                        .and_then(Option::take)
+                        .ok_or_else(|| {
+                            Error::BadInput("internal: a mapped slot's piece is not free".into())
+                        })?;
+                    Dst::Mapped(piece)
+                }
+                SlotMem::Device(_) => match st.free.pop_front() {
+                    Some(b) => Dst::Ring(b),
+                    None => break,
+                },
+            };
+            let Some(spec) = planned.pop_front() else {
                 break;
             };
-            st.jobs.push(Job { spec, buf })?;
+            st.jobs.push(Job { spec, dst })?;
             st.lent += 1;
         }
 
@@ -357,21 +383,33 @@ pub fn stream<'a>(
             continue; // a device slot came back: plan with it
         };
         st.lent -= 1;
-        let Job { spec, mut buf } = job;
+        let Job { spec, dst } = job;
         res?;
         let Some((_, o)) = open.iter_mut().find(|(b, _)| *b == spec.batch) else {
             return Err(Error::BadInput(
                 "a chunk came back for no open batch".into(),
             ));
         };
-        ends.stream.copy_pinned(
-            &dev[o.slot][spec.input],
-            spec.dst_off,
-            &mut buf,
-            0..spec.len,
-        )?;
+        match (dst, &mut *ends.slots) {
+            (Dst::Ring(mut buf), SlotMem::Device(dev)) => {
+                ends.stream.copy_pinned(
+                    &dev[o.slot][spec.input],
+                    spec.dst_off,
+                    &mut buf,
+                    0..spec.len,
+                )?;
+                st.free.push_back(buf);
+            }
+            (Dst::Mapped(piece), SlotMem::Mapped(m)) => {
+                m[o.slot][spec.input][spec.dst_off / st.chunk] = Some(piece);
+            }
+            _ => {
+                return Err(Error::BadInput(
+                    "internal: a chunk came back for the other kind of slot".into(),
+                ))
+            }
+        }
         o.remaining -= 1;
-        st.free.push_back(buf);
     }
 }
 
@@ -452,6 +490,14 @@ fn plan_batch<'a>(
         }
     }
     n
+}
+
+/// The device slot that open batch `b` fills.
+fn slot_of(open: &VecDeque<(usize, Open)>, b: usize) -> Result<usize> {
+    open.iter()
+        .find(|(ob, _)| *ob == b)
+        .map(|(_, o)| o.slot)
+        .ok_or_else(|| Error::BadInput("internal: a chunk was planned for no open batch".into()))
 }
 
 fn copy_threads_gone() -> Error {
