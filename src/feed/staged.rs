@@ -161,13 +161,22 @@ impl<'a> Stager<'a> {
         'a: 'scope,
     {
         let (done_tx, done_rx) = mpsc::channel::<Done<'a>>();
-        let jobs = Arc::new(Jobs {
-            queue: Mutex::new(Queue {
-                jobs: VecDeque::new(),
-                closed: false,
+        // Built before any thread starts: if starting one panics (the OS refused a thread),
+        // unwinding drops it, which closes the queue, so the threads already running end and
+        // the scope can finish instead of waiting for them forever.
+        let stager = Stager {
+            jobs: Arc::new(Jobs {
+                queue: Mutex::new(Queue {
+                    jobs: VecDeque::new(),
+                    closed: false,
+                }),
+                ready: Condvar::new(),
             }),
-            ready: Condvar::new(),
-        });
+            done_rx,
+            free: ring.into(),
+            chunk,
+            lent: 0,
+        };
         // Wait until every thread runs: starting twelve took 0.9 ms on an H200 VM, which
         // belongs to setting up. While they started in the background, the first batch's
         // wait was 2.2-2.9 ms; with them waited for here, 1.5-1.7 ms (bench/RESULTS.md).
@@ -175,7 +184,7 @@ impl<'a> Stager<'a> {
         // Started on the feed thread, which parks while it waits (see `next_done`).
         let feed = std::thread::current();
         for _ in 0..threads.max(1) {
-            let jobs = jobs.clone();
+            let jobs = stager.jobs.clone();
             let tx = done_tx.clone();
             let up = up_tx.clone();
             let feed = feed.clone();
@@ -187,13 +196,7 @@ impl<'a> Stager<'a> {
         }
         drop(up_tx);
         while up_rx.recv().is_ok() {}
-        Stager {
-            jobs,
-            done_rx,
-            free: ring.into(),
-            chunk,
-            lent: 0,
-        }
+        stager
     }
 }
 
