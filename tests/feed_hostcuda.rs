@@ -634,6 +634,37 @@ fn fast_consumer_never_deadlocks_the_staged_stream() {
     e.finish();
 }
 
+/// Pinned memory cut into pieces: consecutive, the last one shorter, each writable on its own
+/// thread, and freed only when the last piece goes.
+#[test]
+fn pinned_pieces_cover_the_buffer_and_free_it_with_the_last_one() {
+    let e = env();
+    let live = e.hc.live();
+    let buf = e.ctx.alloc_pinned(10_000, true).unwrap();
+    let dev = buf.device_ptr().unwrap();
+    let mut pieces = buf.into_chunks(4096).unwrap();
+    let lens: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
+    assert_eq!(lens, [4096, 4096, 1808]);
+    std::thread::scope(|sc| {
+        for (i, p) in pieces.iter_mut().enumerate() {
+            sc.spawn(move || p.as_mut_slice().fill(i as u8 + 1));
+        }
+    });
+    // Mapped memory: the device pointer reads what the pieces wrote, in order.
+    let want: Vec<u8> = lens
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &n)| std::iter::repeat(i as u8 + 1).take(n))
+        .collect();
+    assert!(read(&e.ctx, dev, 10_000) == want);
+    let last = pieces.pop().unwrap();
+    drop(pieces);
+    assert_eq!(e.hc.live(), live + 1, "freed while a piece was alive");
+    drop(last);
+    assert_eq!(e.hc.live(), live, "not freed with the last piece");
+    e.finish();
+}
+
 #[test]
 fn out_of_device_memory_is_named_and_leaks_nothing() {
     let e = env();

@@ -455,23 +455,18 @@ impl PinnedBuffer {
         // SAFETY: `ptr` is live pinned memory owned by self.
         unsafe { r::mem_host_get_device_pointer(self.ctx.lib(), self.ptr.cast()) }.map(DevicePtr)
     }
-    /// Cuts the buffer into consecutive pieces of `chunk` bytes (the last one shorter; one
-    /// empty piece for an empty buffer) that different threads may write at the same time.
-    /// The memory is freed when the last piece is dropped. Pending copies are waited for first.
+    /// Cuts the buffer into consecutive pieces of `chunk` bytes (the last one shorter) that
+    /// different threads may write at the same time. The memory is freed when the last piece
+    /// is dropped. Pending copies are waited for first.
     pub fn into_chunks(mut self, chunk: usize) -> Result<Vec<PinnedChunk>> {
         self.guard.wait()?;
         let (ptr, len, chunk) = (self.ptr, self.len, chunk.max(1));
         let owner = Arc::new(self);
-        let starts: Vec<usize> = if len == 0 {
-            vec![0]
-        } else {
-            (0..len).step_by(chunk).collect()
-        };
-        Ok(starts
-            .into_iter()
+        Ok((0..len)
+            .step_by(chunk)
             .map(|o| PinnedChunk {
                 _owner: owner.clone(),
-                // SAFETY: `o < len` (or 0 for an empty buffer): inside the allocation.
+                // SAFETY: `o < len`: inside the allocation.
                 ptr: unsafe { ptr.add(o) },
                 len: chunk.min(len - o),
             })
