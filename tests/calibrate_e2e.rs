@@ -19,7 +19,6 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Once;
 
 use serde_json::Value;
 use support::{f32_bytes, f64_bytes, write_npy, Scratch};
@@ -40,21 +39,14 @@ fn bin() -> PathBuf {
     }
 }
 
-/// target/test-libs, built once per test run (incremental: only what changed).
+/// target/test-libs: built once per test run, except under `TRTQ_TEST_ROOT` (a copied tree on
+/// a GPU host, with its libraries built elsewhere).
 fn test_libs() -> PathBuf {
-    static BUILT: Once = Once::new();
-    BUILT.call_once(|| {
-        if std::env::var_os("TRTQ_TEST_ROOT").is_some() {
-            return;
-        }
-        let st = Command::new("bash")
-            .arg(root().join("scripts/build-test-libs.sh"))
-            .stdout(Stdio::null())
-            .status()
-            .expect("run scripts/build-test-libs.sh");
-        assert!(st.success(), "scripts/build-test-libs.sh failed");
-    });
-    root().join("target/test-libs")
+    if std::env::var_os("TRTQ_TEST_ROOT").is_some() {
+        root().join("target/test-libs")
+    } else {
+        support::built_test_libs()
+    }
 }
 
 fn trtsim(major: u32) -> PathBuf {
@@ -223,6 +215,13 @@ impl Cal {
     }
     fn trace_text(&self) -> String {
         std::fs::read_to_string(self.trace()).unwrap_or_default()
+    }
+    /// The FNV-1a hash of every batch trtsim read, in order.
+    fn traced_fnvs(&self) -> Vec<u64> {
+        traced_batches(&self.trace_text())
+            .iter()
+            .map(|b| b.fnv)
+            .collect()
     }
     fn plan(&self) -> String {
         let t = String::from_utf8(std::fs::read(&self.engine).expect("read engine"))
@@ -416,10 +415,7 @@ fn static_batch_model_on_both_abis() {
             cache_header(&c.cache),
             (default_code(major), "EntropyCalibration2".into())
         );
-        let got: Vec<u64> = traced_batches(&c.trace_text())
-            .iter()
-            .map(|b| b.fnv)
-            .collect();
+        let got = c.traced_fnvs();
         assert_eq!(got, expected_fnvs(&samples, 3 * 64 * 64 * 4, 1));
     }
 }
@@ -527,10 +523,7 @@ fn batches_trtsim_saw_equal_the_data_fed() {
         if feed != "auto" {
             assert_eq!(j["feed_path"], feed, "{j}");
         }
-        let got: Vec<u64> = traced_batches(&c.trace_text())
-            .iter()
-            .map(|b| b.fnv)
-            .collect();
+        let got = c.traced_fnvs();
         assert_eq!(got, expected_fnvs(&samples, sb, 3), "{major} {feed}");
     }
     // One big file: batches are contiguous, so the registered path applies.
@@ -541,10 +534,7 @@ fn batches_trtsim_saw_equal_the_data_fed() {
         .arg("--feed registered");
     let j = c.json();
     assert_eq!(j["feed_path"], "registered", "{j}");
-    let got: Vec<u64> = traced_batches(&c.trace_text())
-        .iter()
-        .map(|b| b.fnv)
-        .collect();
+    let got = c.traced_fnvs();
     assert_eq!(got, expected_fnvs(&samples, sb, 4));
 }
 
@@ -567,10 +557,7 @@ fn list_file_source_is_fed_in_listed_order() {
     let c = Cal::new(&t, 8, "yolo_dynamic.onnx", 1).data(&t.path("list.txt"));
     let j = c.json();
     assert_eq!(j["batches"], 5, "{j}");
-    let got: Vec<u64> = traced_batches(&c.trace_text())
-        .iter()
-        .map(|b| b.fnv)
-        .collect();
+    let got = c.traced_fnvs();
     assert_eq!(got, expected_fnvs(&listed, sb, 1));
 }
 
@@ -656,10 +643,7 @@ fn f64_data_only_with_convert() {
     let j = c.clone().arg("--convert").json();
     assert_eq!(j["batches"], 1, "{j}");
     let want = f32_bytes(vals.iter().map(|&v| v as f32));
-    let got: Vec<u64> = traced_batches(&c.trace_text())
-        .iter()
-        .map(|b| b.fnv)
-        .collect();
+    let got = c.traced_fnvs();
     assert_eq!(got, vec![fnv1a(&want)]);
 }
 
@@ -1429,10 +1413,7 @@ fn dynamic_height_and_width_need_shapes() {
             plan_line(&ok.plan(), "input"),
             "input images FLOAT -1x3x-1x-1"
         );
-        let got: Vec<u64> = traced_batches(&ok.trace_text())
-            .iter()
-            .map(|b| b.fnv)
-            .collect();
+        let got = ok.traced_fnvs();
         assert_eq!(got, expected_fnvs(&samples, 3 * 64 * 64 * 4, 2));
     }
 }
@@ -1718,10 +1699,7 @@ fn gpu_calibrate_with_real_libcuda_through_trtsim() {
             if feed != "auto" {
                 assert_eq!(j["feed_path"], feed, "{j}");
             }
-            let got: Vec<u64> = traced_batches(&c.trace_text())
-                .iter()
-                .map(|b| b.fnv)
-                .collect();
+            let got = c.traced_fnvs();
             assert_eq!(
                 got,
                 expected_fnvs(samples, 3 * 64 * 64 * 4, 8),

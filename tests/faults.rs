@@ -19,27 +19,13 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use support::{write_samples, Scratch};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The stand-in libraries, built once per test run (incrementally).
-fn libs() -> PathBuf {
-    static BUILT: Once = Once::new();
-    BUILT.call_once(|| {
-        let st = Command::new("bash")
-            .arg(root().join("scripts/build-test-libs.sh"))
-            .stdout(Stdio::null())
-            .status()
-            .expect("run scripts/build-test-libs.sh");
-        assert!(st.success(), "scripts/build-test-libs.sh failed");
-    });
-    root().join("target/test-libs")
 }
 
 fn text(b: &[u8]) -> String {
@@ -104,7 +90,7 @@ impl Setup {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Command {
-        let libs = libs();
+        let libs = support::built_test_libs();
         let mut c = Command::new(env!("CARGO_BIN_EXE_trtq-lite"));
         c.arg("calibrate")
             .arg(model)

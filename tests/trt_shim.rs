@@ -14,7 +14,7 @@
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::{Mutex, MutexGuard};
 
 use trtq_lite::error::Error;
 use trtq_lite::trt::{
@@ -22,20 +22,13 @@ use trtq_lite::trt::{
     Trt, TRT11_MESSAGE,
 };
 
+mod support;
+use support::test_libs;
+
 static LOCK: Mutex<()> = Mutex::new(());
-static BUILT: Once = Once::new();
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/test-libs, or TRTQ_TEST_LIBS (the aarch64 smoke test under qemu points it at
-/// target/test-libs/aarch64 and sets TARGET_TRIPLE so the build below builds that architecture).
-fn test_libs() -> PathBuf {
-    match std::env::var_os("TRTQ_TEST_LIBS") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => root().join("target/test-libs"),
-    }
 }
 
 fn hostcuda_path() -> PathBuf {
@@ -45,13 +38,7 @@ fn hostcuda_path() -> PathBuf {
 /// Builds the stand-in libraries once per test run, takes the lock and points trtsim at
 /// hostcuda.
 fn setup() -> MutexGuard<'static, ()> {
-    BUILT.call_once(|| {
-        let st = Command::new("bash")
-            .arg(root().join("scripts/build-test-libs.sh"))
-            .status()
-            .expect("run scripts/build-test-libs.sh");
-        assert!(st.success(), "scripts/build-test-libs.sh failed");
-    });
+    support::built_test_libs();
     let g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     std::env::set_var("TRTSIM_LIBCUDA", hostcuda_path());
     std::env::remove_var("TRTSIM_FAIL");
@@ -138,8 +125,9 @@ impl HostCuda {
         }
     }
 
-    /// A context current on this thread (trtsim calls getBatch on the building thread).
-    fn context(&self) -> *mut c_void {
+    /// A context current on this thread (trtsim calls getBatch on the building thread),
+    /// destroyed when the guard drops.
+    fn context(&self) -> CtxGuard<'_> {
         // SAFETY: plain driver calls with valid out-pointers.
         unsafe {
             assert_eq!((self.cu_init)(0), 0);
@@ -147,8 +135,20 @@ impl HostCuda {
             assert_eq!((self.cu_device_get)(&mut dev, 0), 0);
             let mut ctx = std::ptr::null_mut();
             assert_eq!((self.cu_ctx_create)(&mut ctx, 0, dev), 0);
-            ctx
+            CtxGuard { cuda: self, ctx }
         }
+    }
+}
+
+struct CtxGuard<'c> {
+    cuda: &'c HostCuda,
+    ctx: *mut c_void,
+}
+
+impl Drop for CtxGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: created by `context`; the test using it has ended.
+        unsafe { (self.cuda.cu_ctx_destroy)(self.ctx) };
     }
 }
 
@@ -381,7 +381,7 @@ fn parse_errors_name_the_node() {
 fn builds_with_every_algorithm_on_both_abis() {
     let _g = setup();
     let cuda = HostCuda::load();
-    let ctx = cuda.context();
+    let _ctx = cuda.context();
     for major in [8, 10] {
         let trt = Trt::load(Some(&dir(major))).unwrap();
         let version = trt.version().raw;
@@ -475,15 +475,13 @@ fn builds_with_every_algorithm_on_both_abis() {
         caches.dedup();
         assert_eq!(caches.len(), 4);
     }
-    // SAFETY: created above; nothing uses it any more.
-    unsafe { (cuda.cu_ctx_destroy)(ctx) };
 }
 
 #[test]
 fn reuses_a_cache_and_refuses_a_foreign_one() {
     let _g = setup();
     let cuda = HostCuda::load();
-    let ctx = cuda.context();
+    let _ctx = cuda.context();
     for major in [8, 10] {
         let trt = Trt::load(Some(&dir(major))).unwrap();
         let log = Log::default();
@@ -529,15 +527,13 @@ fn reuses_a_cache_and_refuses_a_foreign_one() {
             .iter()
             .any(|(sev, _)| *sev == Severity::Warning));
     }
-    // SAFETY: created above.
-    unsafe { (cuda.cu_ctx_destroy)(ctx) };
 }
 
 #[test]
 fn profiles_dla_and_flags_cross_the_abi() {
     let _g = setup();
     let cuda = HostCuda::load();
-    let ctx = cuda.context();
+    let _ctx = cuda.context();
     for major in [8, 10] {
         let trt = Trt::load(Some(&dir(major))).unwrap();
         let log = Log::default();
@@ -621,8 +617,6 @@ fn profiles_dla_and_flags_cross_the_abi() {
         let e = s.build(&uneven, None).unwrap_err();
         assert_eq!(e.exit_code(), 2, "{e}");
     }
-    // SAFETY: created above.
-    unsafe { (cuda.cu_ctx_destroy)(ctx) };
 }
 
 #[test]
@@ -692,7 +686,7 @@ fn tensorrt_failures_carry_tensorrt_s_message() {
 fn calibrator_panic_and_error_fail_the_build_cleanly() {
     let _g = setup();
     let cuda = HostCuda::load();
-    let ctx = cuda.context();
+    let _ctx = cuda.context();
     for major in [8, 10] {
         let trt = Trt::load(Some(&dir(major))).unwrap();
         let log = Log::default();
@@ -737,15 +731,13 @@ fn calibrator_panic_and_error_fail_the_build_cleanly() {
         let mut calib = TestCalib::new(&cuda, 1, yolo_batches(1));
         assert!(s.build(&BuildOptions::default(), Some(&mut calib)).is_ok());
     }
-    // SAFETY: created above.
-    unsafe { (cuda.cu_ctx_destroy)(ctx) };
 }
 
 #[test]
 fn objects_are_released_through_their_destructors() {
     let _g = setup();
     let cuda = HostCuda::load();
-    let ctx = cuda.context();
+    let _ctx = cuda.context();
     for major in [8, 10] {
         let trace = std::env::temp_dir().join(format!(
             "trtq-trace-{}-{major}-lifecycle.txt",
@@ -787,8 +779,6 @@ fn objects_are_released_through_their_destructors() {
         // trtsim finds our legacy calibrator by dynamic_cast to the official class name.
         assert!(tr.contains("legacy dynamic_cast ok"), "{tr}");
     }
-    // SAFETY: created above.
-    unsafe { (cuda.cu_ctx_destroy)(ctx) };
 }
 
 #[test]

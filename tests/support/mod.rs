@@ -90,6 +90,22 @@ pub fn test_libs() -> PathBuf {
     }
 }
 
+/// [`test_libs`] after running scripts/build-test-libs.sh, once per test process (it rebuilds
+/// only what changed), so `cargo test` alone has trtsim and hostcuda.
+pub fn built_test_libs() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-libs.sh");
+        let st = std::process::Command::new("bash")
+            .arg(script)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run scripts/build-test-libs.sh");
+        assert!(st.success(), "scripts/build-test-libs.sh failed");
+    });
+    test_libs()
+}
+
 /// target/test-libs/hostcuda/libcuda.so.1 (built by scripts/build-test-libs.sh; built here too
 /// if missing so `cargo test` alone works).
 pub fn hostcuda() -> PathBuf {
