@@ -29,16 +29,7 @@ trap 'rm -rf "$work"' EXIT
 
 # Calibration data: 16 samples of 3x64x64 float32 in 2 files of 8 (no NumPy needed).
 mkdir -p "$work/data"
-python3 - "$work/data" <<'EOF'
-import struct, sys
-for f in range(2):
-    h = "{'descr': '<f4', 'fortran_order': False, 'shape': (8, 3, 64, 64), }"
-    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
-    vals = [((f * 8 + i // 12288) * 7 + i % 97) / 97.0 for i in range(8 * 12288)]
-    with open(f"{sys.argv[1]}/s{f}.npy", "wb") as o:
-        o.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode())
-        o.write(struct.pack(f"<{len(vals)}f", *vals))
-EOF
+python3 "$root/scripts/calib-npy.py" "$work/data" 2
 
 pass=0
 fail=0
