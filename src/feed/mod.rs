@@ -764,9 +764,9 @@ impl Producer {
     }
 
     /// Streams batches `range` through the staging ring, or straight into mapped slots. With
-    /// `check` (see [`staged::stream`]),
-    /// returns the first batch not fed when the check asked to stop; otherwise `None`: all
-    /// fed, or feeding must stop (an error was sent to the consumer, or the Feed was dropped).
+    /// `check` (see [`staged::stream`]), returns the first batch not fed when the check asked
+    /// to stop; otherwise `None`: all fed, or feeding must stop (an error was sent to the
+    /// consumer, or the Feed was dropped).
     fn staged<'a>(
         &mut self,
         stager: Option<&mut Stager<'a>>,
