@@ -164,7 +164,7 @@ dev = next((r["device"] for r in runs if r.get("device")), "?")
 drv = next((r["driver_version"] for r in runs if r.get("driver_version")), "?")
 print(f"device: {dev}, driver {drv}")
 hdr = ("run", "path", "batch MB", "GB/s", "GB/s after 1st", "ceiling GB/s", "ratio", "ratio after 1st",
-       "wait mean ms", "wait p99 ms", "wait/copy", "peak RSS MiB", "staging")
+       "host copy GB/s", "host copy w/ DMA", "wait mean ms", "wait p99 ms", "wait/copy", "peak RSS MiB", "staging")
 rows = []
 for r in runs:
     if r["rc"] != 0:
@@ -173,7 +173,8 @@ for r in runs:
     f = lambda x, d=2: "-" if x is None else f"{x:.{d}f}"
     rows.append((r["label"], r["feed_path"], f(r["batch_bytes"] / 1e6, 1), f(r["gb_per_s"], 1),
                  f(r.get("gb_per_s_after_first"), 1), f(r.get("ceiling_gb_per_s"), 1), f(r.get("ratio"), 3),
-                 f(r.get("ratio_after_first"), 3), f(r["wait_mean_ms"], 3), f(r["wait_p99_ms"], 3),
+                 f(r.get("ratio_after_first"), 3), f(r.get("host_copy_gb_per_s"), 1),
+                 f(r.get("host_copy_with_dma_gb_per_s"), 1), f(r["wait_mean_ms"], 3), f(r["wait_p99_ms"], 3),
                  f(r.get("wait_vs_copy"), 3), str(r["rss_kib"] // 1024),
                  (lambda g: "-" if not g else f"{g['copy_threads']:.0f} thr, {g['buffers']:.0f} x "
                   f"{g['chunk_bytes'] / 2**20:.2f} MiB")(r.get("staging"))))
@@ -192,5 +193,7 @@ for r in runs:
               f"increase {d:.0f} MiB; target 4 x batch + 64 MiB = {limit:.0f} MiB "
               f"(absolute {'met' if r['rss_kib'] / 1024 <= limit else 'NOT met'}, increase {'met' if d <= limit else 'NOT met'})")
 print("Targets: ratio >= 0.90 for b8 files and big (page-cached); wait/copy <= 0.10 in the wait@ runs.")
+print("host copy: the copy threads' work without the feed (after the stream), alone and while pinned copies")
+print("run back to back; below the ceiling, the host (CPUs, or CPUs and DMA sharing memory) bounds the feed.")
 PY
 [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$DIR"

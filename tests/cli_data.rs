@@ -202,6 +202,16 @@ fn bench_feed_json_through_hostcuda() {
     assert_eq!(v["bytes"], 2 * 4 * 192 * 4);
     assert_eq!(v["feed_path"], "staged");
     assert!(v["ratio"].as_f64().unwrap() > 0.0);
+    // Staged: the copy threads' rates were measured, over both batches (well under 1 GiB),
+    // alone and with the DMA running.
+    for k in [
+        "host_copy_gb_per_s",
+        "host_copy_with_dma_gb_per_s",
+        "host_copy_dma_gb_per_s",
+    ] {
+        assert!(v[k].as_f64().unwrap() > 0.0, "{k}: {v}");
+    }
+    assert_eq!(v["host_copy_batches"], 2.0);
     assert!(v["device"].as_str().unwrap().contains("hostcuda"));
     // TRTQ_LIBCUDA works like --cuda-lib; the text output names the ceiling and the ratio.
     let o = trtq(
@@ -226,6 +236,32 @@ fn bench_feed_json_through_hostcuda() {
     assert!(
         out.contains("ceiling (pinned cuMemcpyHtoDAsync of one batch)") && out.contains("ratio"),
         "{out}"
+    );
+    assert!(
+        out.contains("host copy (")
+            && out.contains("while the DMA runs")
+            && out.contains("host: its CPUs"),
+        "{out}"
+    );
+    // Registered batches are not copied by the CPU: no host copy rate.
+    write_samples(&t.path("one"), 1, Some(8), &[3, 8, 8]);
+    let o = trtq(
+        &[
+            "bench-feed",
+            t.path("one").to_str().unwrap(),
+            "--batch-size",
+            "4",
+            "--feed",
+            "registered",
+            "--json",
+        ],
+        &[("TRTQ_LIBCUDA", lib.to_str().unwrap())],
+    );
+    let v = json(&o);
+    assert_eq!(v["feed_path"], "registered");
+    assert!(
+        v["host_copy_gb_per_s"].is_null() && v["host_copy_with_dma_gb_per_s"].is_null(),
+        "{v}"
     );
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use support::{f32_bytes, f64_bytes, sample_value, write_npy, write_samples, Introspect, Scratch};
 use trtq_lite::cuda::{Context, Driver};
 use trtq_lite::data::{Conversion, DataSet, InputSpec, SourceSpec};
-use trtq_lite::feed::{Feed, FeedMode, FeedOptions, FeedPath};
+use trtq_lite::feed::{host_copy, Feed, FeedMode, FeedOptions, FeedPath, Staging};
 use trtq_lite::npy::{f32_to_f16, DType};
 use trtq_lite::Error;
 
@@ -229,6 +229,36 @@ fn large_batches_use_parallel_copies() {
     let k = drain_checked(&e.ctx, &mut feed, "staged", |k| batch_of(k, 5, elems));
     assert_eq!(k, 2);
     drop(feed);
+    e.finish();
+}
+
+#[test]
+fn host_copy_alone_reads_the_first_batches_and_frees_its_buffers() {
+    let e = env();
+    let t = Scratch::new("feed-host-copy");
+    // Two batches of 5 samples (7.8 MB each) over four files.
+    let shape = [3, 255, 511];
+    write_samples(&t.0, 4, Some(3), &shape);
+    let ds = open(&t.0, one("x", &shape, DType::F32), 5, Conversion::Exact);
+    let staging = Staging {
+        threads: 3,
+        chunk_bytes: 1 << 20,
+        buffers: 5,
+    };
+    // The byte budget decides how many batches, at least one and at most all of them.
+    for (max_bytes, batches) in [(1, 1), (16 << 20, 2), (1 << 30, 2)] {
+        let h = host_copy(&e.ctx, &ds, staging, max_bytes, 2).unwrap();
+        assert_eq!((h.batches, h.reps), (batches, 2), "{max_bytes}");
+        // Not a speed target: a clock that started after the copies (as a first version's
+        // could) gives absurd rates for megabytes of copies.
+        for (what, r) in [
+            ("alone", h.alone_gb_per_s),
+            ("with the DMA", h.with_dma_gb_per_s),
+            ("DMA", h.dma_gb_per_s),
+        ] {
+            assert!(r > 0.0 && r < 1000.0, "{max_bytes}, {what}: {r} GB/s");
+        }
+    }
     e.finish();
 }
 

@@ -998,6 +998,119 @@ fn fill(dst: &mut [u8], pieces: &[Piece<'_>], conv: Conv, threads: usize, pread:
     });
 }
 
+/// What the staged path's copy threads manage without the feed around them: see [`host_copy`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostCopy {
+    /// GB/s with nothing else running.
+    pub alone_gb_per_s: f64,
+    /// GB/s while host-to-device copies run back to back, and their GB/s meanwhile.
+    pub with_dma_gb_per_s: f64,
+    pub dma_gb_per_s: f64,
+    /// Batches copied per repetition.
+    pub batches: usize,
+    pub reps: usize,
+}
+
+/// Copies the data set's first batches (up to `max_bytes` a repetition, at least one batch)
+/// with `staging`'s threads and chunks into pinned memory, `reps` times alone and `reps` times
+/// while a stream copies pinned chunks to the device without pause, and keeps the fastest of
+/// each. The staged feed does this same CPU work next to its own DMA. Where the rate alone is
+/// below the pinned-copy ceiling, the CPUs bound the feed; where only the rate with the DMA
+/// running is, the two compete for the host's memory (on H200 VMs the feed then streamed a
+/// little above that rate, as its DMA needs only the feed's rate: bench/RESULTS.md).
+pub fn host_copy(
+    ctx: &Arc<Context>,
+    data: &DataSet,
+    staging: Staging,
+    max_bytes: u64,
+    reps: usize,
+) -> Result<HostCopy> {
+    let batch_bytes: usize = (0..data.inputs().len()).map(|i| data.batch_bytes(i)).sum();
+    let batches = ((max_bytes / batch_bytes.max(1) as u64) as usize)
+        .max(1)
+        .min(data.batches());
+    let bytes = (batches * batch_bytes) as f64;
+    let chunk = staging.chunk_bytes;
+    let pread = read_with_pread();
+    let mut bufs = (0..staging.threads.max(1))
+        .map(|_| ctx.alloc_pinned(chunk, false))
+        .collect::<Result<Vec<_>>>()?;
+    let reps = reps.max(1);
+    let mut alone = Duration::MAX;
+    for _ in 0..reps {
+        alone = alone.min(staged::copy_alone(
+            data,
+            0..batches,
+            chunk,
+            &mut bufs,
+            pread,
+        )?);
+    }
+
+    // The DMA side: four chunk buffers in turn, each written again only after its copy ended,
+    // so about three copies are always queued.
+    let mut src = (0..4)
+        .map(|_| ctx.alloc_pinned(chunk, false))
+        .collect::<Result<Vec<_>>>()?;
+    for b in &mut src {
+        b.as_mut_slice()?.fill(0x3c);
+    }
+    let dev = ctx.alloc(chunk)?;
+    let stream = ctx.stream()?;
+    let (mut with_dma, mut dma) = (Duration::MAX, 0.0f64);
+    for _ in 0..reps {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let (t, dma_bytes, dma_secs) = std::thread::scope(|sc| -> Result<_> {
+            let copier = sc.spawn(|| {
+                let r = staged::copy_alone(data, 0..batches, chunk, &mut bufs, pread);
+                done.store(true, std::sync::atomic::Ordering::Release);
+                r
+            });
+            let t0 = Instant::now();
+            let mut queued = 0usize;
+            let mut pumped = Ok(());
+            'pump: while !done.load(std::sync::atomic::Ordering::Acquire) {
+                for b in &mut src {
+                    if let Err(e) = b.as_mut_slice().map(|_| ()) {
+                        pumped = Err(e);
+                        break 'pump;
+                    }
+                    if let Err(e) = stream.copy_pinned(&dev, 0, b, 0..chunk) {
+                        pumped = Err(e);
+                        break 'pump;
+                    }
+                    queued += chunk;
+                }
+            }
+            // Copies already queued when the threads finished still count: they ran meanwhile
+            // or right after, so the DMA rate is a little optimistic, never the CPU rate.
+            let synced = stream.synchronize();
+            let secs = t0.elapsed().as_secs_f64();
+            let t = copier.join().unwrap_or_else(|_| {
+                Err(Error::CallbackPanic {
+                    callback: "host copy",
+                    msg: "its thread panicked".into(),
+                })
+            })?;
+            pumped?;
+            synced?;
+            Ok((t, queued, secs))
+        })?;
+        if t < with_dma {
+            with_dma = t;
+            dma = dma_bytes as f64 / dma_secs.max(1e-12) / 1e9;
+        }
+    }
+    let gbs = |d: Duration| bytes / d.as_secs_f64().max(1e-12) / 1e9;
+    Ok(HostCopy {
+        alone_gb_per_s: gbs(alone),
+        with_dma_gb_per_s: gbs(with_dma),
+        dma_gb_per_s: dma,
+        batches,
+        reps,
+    })
+}
+
 /// How staging copies read the files: with `pread` (the default), or by copying from the
 /// mapping (`TRTQ_FEED_READ=map`). On an H200 host `pread` fed 26-31 GB/s against 20-23 GB/s
 /// for the mapping at batch 8, and kept the files' pages out of the process's resident set

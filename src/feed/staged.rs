@@ -495,6 +495,66 @@ fn plan_batch<'a>(
     n
 }
 
+/// Time for `bufs.len()` threads to copy batches `range` into pinned memory the way the copy
+/// threads do (same chunks, same reads), with no host-to-device copy and no ring rotation:
+/// what this host's CPUs can stage at most. Each thread writes its chunks into its own buffer.
+pub fn copy_alone(
+    data: &DataSet,
+    range: std::ops::Range<usize>,
+    chunk: usize,
+    bufs: &mut [PinnedBuffer],
+    pread: bool,
+) -> Result<std::time::Duration> {
+    let mut planned = VecDeque::new();
+    for b in range {
+        plan_batch(data, b, chunk, &mut planned);
+    }
+    let planned: Vec<Spec<'_>> = planned.into();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // The clock starts once every thread is ready, as the feed's threads are before its stream.
+    let go = std::sync::Barrier::new(bufs.len() + 1);
+    let (planned, next, go) = (&planned, &next, &go);
+    std::thread::scope(|sc| {
+        let threads: Vec<_> = bufs
+            .iter_mut()
+            .map(|buf| {
+                sc.spawn(move || {
+                    let dst = buf.as_mut_slice();
+                    go.wait();
+                    // Each thread times itself: the spawning thread may be descheduled right
+                    // after the barrier, so its own clock could start late.
+                    let t0 = std::time::Instant::now();
+                    let dst = dst?;
+                    catch_unwind(AssertUnwindSafe(|| loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(s) = planned.get(i) else { break };
+                        let (ss, ds) = s.conv.sizes();
+                        let mut o = 0;
+                        for &(file, src) in &s.segs {
+                            let n = src.len() / ss * ds;
+                            copy_piece(file, src, &mut dst[o..o + n], s.conv, pread);
+                            o += n;
+                        }
+                    }))
+                    .map_err(|p| Error::CallbackPanic {
+                        callback: "host copy thread",
+                        msg: crate::error::panic_text(p.as_ref()),
+                    })?;
+                    Ok((t0, std::time::Instant::now()))
+                })
+            })
+            .collect();
+        go.wait();
+        let mut span: Option<(std::time::Instant, std::time::Instant)> = None;
+        for t in threads {
+            // A thread's panic is caught inside it; join fails only if catching failed.
+            let (a, b) = t.join().unwrap_or_else(|_| Err(copy_threads_gone()))?;
+            span = Some(span.map_or((a, b), |(s, e)| (s.min(a), e.max(b))));
+        }
+        Ok(span.map_or(std::time::Duration::ZERO, |(s, e)| e - s))
+    })
+}
+
 /// The device slot that open batch `b` fills.
 fn slot_of(open: &VecDeque<(usize, Open)>, b: usize) -> Result<usize> {
     open.iter()
