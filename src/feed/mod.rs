@@ -30,6 +30,7 @@
 //! picked registered on an H200, where registered is about a quarter as fast for a single
 //! pass; one batch against one batch was still noisy there: bench/RESULTS.md.)
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -1059,31 +1060,27 @@ pub fn host_copy(
     let stream = ctx.stream()?;
     let (mut with_dma, mut dma) = (Duration::MAX, 0.0f64);
     for _ in 0..reps {
-        let done = std::sync::atomic::AtomicBool::new(false);
+        let done = AtomicBool::new(false);
         let (t, dma_bytes, dma_secs) = std::thread::scope(|sc| -> Result<_> {
             let copier = sc.spawn(|| {
                 let r = staged::copy_alone(data, 0..batches, chunk, &mut bufs, pread);
-                done.store(true, std::sync::atomic::Ordering::Release);
+                done.store(true, Ordering::Release);
                 r
             });
             let t0 = Instant::now();
-            let mut queued = 0usize;
-            let mut pumped = Ok(());
-            'pump: while !done.load(std::sync::atomic::Ordering::Acquire) {
-                for b in &mut src {
-                    if let Err(e) = b.as_mut_slice().map(|_| ()) {
-                        pumped = Err(e);
-                        break 'pump;
+            let mut pump = || -> Result<usize> {
+                let mut queued = 0;
+                while !done.load(Ordering::Acquire) {
+                    for b in &mut src {
+                        b.as_mut_slice()?; // waits for this buffer's previous copy
+                        stream.copy_pinned(&dev, 0, b, 0..chunk)?;
+                        queued += chunk;
                     }
-                    if let Err(e) = stream.copy_pinned(&dev, 0, b, 0..chunk) {
-                        pumped = Err(e);
-                        break 'pump;
-                    }
-                    queued += chunk;
                 }
-            }
-            // Copies already queued when the threads finished still count: they ran meanwhile
-            // or right after, so the DMA rate is a little optimistic, never the CPU rate.
+                Ok(queued)
+            };
+            let pumped = pump();
+            // Copies still queued when the threads finished count too, with the time they take.
             let synced = stream.synchronize();
             let secs = t0.elapsed().as_secs_f64();
             let t = copier.join().unwrap_or_else(|_| {
@@ -1092,7 +1089,7 @@ pub fn host_copy(
                     msg: "its thread panicked".into(),
                 })
             })?;
-            pumped?;
+            let queued = pumped?;
             synced?;
             Ok((t, queued, secs))
         })?;

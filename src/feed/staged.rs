@@ -17,9 +17,11 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread::{Scope, Thread};
+use std::time::{Duration, Instant};
 
 use super::{copy_piece, evict, Conv, Msg, SlotMem};
 use crate::cuda::{Event, PinnedBuffer, PinnedChunk, Stream};
@@ -66,6 +68,19 @@ struct Spec<'a> {
     conv: Conv,
     /// Index into the feed thread's list of open batches.
     batch: usize,
+}
+
+impl Spec<'_> {
+    /// Reads (converting) the chunk's source bytes into `dst`, which holds at least `len` bytes.
+    fn copy_into(&self, dst: &mut [u8], pread: bool) {
+        let (ss, ds) = self.conv.sizes();
+        let mut o = 0;
+        for &(file, src) in &self.segs {
+            let n = src.len() / ss * ds;
+            copy_piece(file, src, &mut dst[o..o + n], self.conv, pread);
+            o += n;
+        }
+    }
 }
 
 /// Where a chunk goes: a ring buffer (then copied to the device), or its piece of a mapped slot.
@@ -210,18 +225,11 @@ impl Drop for Stager<'_> {
 fn copy_thread<'a>(jobs: &Jobs<'a>, done: Sender<Done<'a>>, feed: &Thread, pread: bool) {
     while let Some(mut job) = jobs.pop() {
         let res = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
-            let s = &job.spec;
             let dst = match &mut job.dst {
                 Dst::Ring(b) => b.as_mut_slice()?,
                 Dst::Mapped(c) => c.as_mut_slice(),
             };
-            let (ss, ds) = s.conv.sizes();
-            let mut o = 0;
-            for &(file, src) in &s.segs {
-                let n = src.len() / ss * ds;
-                copy_piece(file, src, &mut dst[o..o + n], s.conv, pread);
-                o += n;
-            }
+            job.spec.copy_into(dst, pread);
             Ok(())
         }))
         .unwrap_or_else(|p| {
@@ -283,7 +291,7 @@ pub fn stream<'a>(
     let mut planned: VecDeque<Spec<'a>> = VecDeque::new();
     let mut open: VecDeque<(usize, Open)> = VecDeque::new(); // (batch index, state)
     let mut next_plan = range.start;
-    let mut first_announced: Option<std::time::Instant> = None;
+    let mut first_announced: Option<Instant> = None;
     let mut paused = false;
     loop {
         // Announce finished batches in order. First: planning may block for a free device
@@ -302,7 +310,7 @@ pub fn stream<'a>(
                 return Ok(Flow::Hung);
             }
             if b == range.start {
-                first_announced = Some(std::time::Instant::now());
+                first_announced = Some(Instant::now());
             } else if b == range.start + 2 {
                 if let (Some(f), Some(t)) = (check.take(), first_announced) {
                     paused = f(t.elapsed().as_secs_f64() * 1e3, next_plan);
@@ -504,15 +512,15 @@ pub fn copy_alone(
     chunk: usize,
     bufs: &mut [PinnedBuffer],
     pread: bool,
-) -> Result<std::time::Duration> {
+) -> Result<Duration> {
     let mut planned = VecDeque::new();
     for b in range {
         plan_batch(data, b, chunk, &mut planned);
     }
     let planned: Vec<Spec<'_>> = planned.into();
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
     // The clock starts once every thread is ready, as the feed's threads are before its stream.
-    let go = std::sync::Barrier::new(bufs.len() + 1);
+    let go = Barrier::new(bufs.len() + 1);
     let (planned, next, go) = (&planned, &next, &go);
     std::thread::scope(|sc| {
         let threads: Vec<_> = bufs
@@ -523,35 +531,29 @@ pub fn copy_alone(
                     go.wait();
                     // Each thread times itself: the spawning thread may be descheduled right
                     // after the barrier, so its own clock could start late.
-                    let t0 = std::time::Instant::now();
+                    let t0 = Instant::now();
                     let dst = dst?;
-                    catch_unwind(AssertUnwindSafe(|| loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(s) = planned.get(i) else { break };
-                        let (ss, ds) = s.conv.sizes();
-                        let mut o = 0;
-                        for &(file, src) in &s.segs {
-                            let n = src.len() / ss * ds;
-                            copy_piece(file, src, &mut dst[o..o + n], s.conv, pread);
-                            o += n;
+                    catch_unwind(AssertUnwindSafe(|| {
+                        while let Some(s) = planned.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            s.copy_into(dst, pread);
                         }
                     }))
                     .map_err(|p| Error::CallbackPanic {
                         callback: "host copy thread",
                         msg: crate::error::panic_text(p.as_ref()),
                     })?;
-                    Ok((t0, std::time::Instant::now()))
+                    Ok((t0, Instant::now()))
                 })
             })
             .collect();
         go.wait();
-        let mut span: Option<(std::time::Instant, std::time::Instant)> = None;
+        let mut span: Option<(Instant, Instant)> = None;
         for t in threads {
             // A thread's panic is caught inside it; join fails only if catching failed.
             let (a, b) = t.join().unwrap_or_else(|_| Err(copy_threads_gone()))?;
             span = Some(span.map_or((a, b), |(s, e)| (s.min(a), e.max(b))));
         }
-        Ok(span.map_or(std::time::Duration::ZERO, |(s, e)| e - s))
+        Ok(span.map_or(Duration::ZERO, |(s, e)| e - s))
     })
 }
 
