@@ -211,7 +211,7 @@ fn bench_feed_json_through_hostcuda() {
     ] {
         assert!(v[k].as_f64().unwrap() > 0.0, "{k}: {v}");
     }
-    assert_eq!(v["host_copy_batches"], 2.0);
+    assert_eq!(v["host_copy_batches"], 2);
     assert!(v["device"].as_str().unwrap().contains("hostcuda"));
     // TRTQ_LIBCUDA works like --cuda-lib; the text output names the ceiling and the ratio.
     let o = trtq(

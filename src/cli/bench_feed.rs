@@ -223,6 +223,7 @@ pub fn run(args: Args) -> Result<()> {
     let ratio = ceil.map(|(c, _)| gbs / c);
     // Wait relative to one batch's pinned copy time (the "<= 10%" target).
     let wait_vs_copy = ceil.map(|(_, c)| ms(st.mean_wait_after_first()) / c);
+
     if args.json {
         let num = |x: Option<f64>| x.map_or(Value::Null, Value::Num);
         let v = Value::obj([
@@ -300,7 +301,10 @@ pub fn run(args: Args) -> Result<()> {
                 num(host.map(|h| h.with_dma_gb_per_s)),
             ),
             ("host_copy_dma_gb_per_s", num(host.map(|h| h.dma_gb_per_s))),
-            ("host_copy_batches", num(host.map(|h| h.batches as f64))),
+            (
+                "host_copy_batches",
+                host.map_or(Value::Null, |h| Value::Int(h.batches as i64)),
+            ),
             (
                 "warnings",
                 Value::Arr(warnings.iter().cloned().map(Value::Str).collect()),
