@@ -431,6 +431,10 @@ impl DataSet {
     pub fn batch_bytes(&self, input: usize) -> usize {
         self.inputs[input].sample_bytes() * self.batch
     }
+    /// Bytes of one batch over every input.
+    pub fn batch_bytes_all(&self) -> usize {
+        (0..self.inputs.len()).map(|i| self.batch_bytes(i)).sum()
+    }
     /// "512 samples: 64 batches of 8 used, 0 dropped".
     pub fn summary(&self) -> String {
         format!(

@@ -152,7 +152,7 @@ pub fn run(args: Args) -> Result<()> {
         });
     }
     let data = DataSet::open(&specs, &inputs, args.batch_size, Conversion::Exact)?;
-    let batch_bytes: usize = (0..inputs.len()).map(|i| data.batch_bytes(i)).sum();
+    let batch_bytes = data.batch_bytes_all();
 
     let drv = Driver::load(args.cuda_lib.as_deref())?;
     let ctx = Context::new(&drv, args.device)?;

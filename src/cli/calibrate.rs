@@ -588,11 +588,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => 0,
     };
-    let batch_bytes: u64 = data.as_ref().map_or(0, |ds| {
-        (0..ds.inputs().len())
-            .map(|i| ds.batch_bytes(i) as u64)
-            .sum()
-    });
+    let batch_bytes = data.as_ref().map_or(0, |ds| ds.batch_bytes_all() as u64);
     let order: Vec<String> = resolved.specs.iter().map(|s| s.name.clone()).collect();
     let feed = match &data {
         Some(ds) => {

@@ -285,9 +285,9 @@ impl Feed {
                 .clamp(1, 12)
         };
         let sizes: Vec<usize> = (0..n_in).map(|i| data.batch_bytes(i)).collect();
-        let batch_total: usize = sizes.iter().sum();
+        let batch_bytes = data.batch_bytes_all();
         let (chunk, count) =
-            staged::geometry(batch_total, threads, opts.staging_bytes, opts.chunk_bytes);
+            staged::geometry(batch_bytes, threads, opts.staging_bytes, opts.chunk_bytes);
 
         // Slot memory.
         let (slots, slot_ptrs) = if path0 == FeedPath::Mapped {
@@ -393,14 +393,13 @@ impl Feed {
             })?;
         // Setting up ends when the copy threads run (an error, or a panic, ends the wait too).
         let _ = up_rx.recv();
-        let batch_bytes = sizes.iter().sum::<usize>() as u64;
         Ok(Feed {
             ready_rx: Some(ready_rx),
             free_tx: Some(free_tx),
             worker: Some(worker),
             slot_ptrs,
             slot_events,
-            batch_bytes,
+            batch_bytes: batch_bytes as u64,
             batches,
             current: None,
             depth,
@@ -607,8 +606,9 @@ impl Producer {
         let _ = self.stream.synchronize();
     }
 
-    /// Feeds every batch along `path`; with `auto_measure`, batches 1-2 are timed staged and
-    /// 3-4 registered first, and the faster path carries on.
+    /// Feeds every batch along `path`; with `auto_measure`, batches 1-2 are timed staged, then
+    /// registering is tried on batch 3 alone and, if it could pay, on the next two batches
+    /// (see below), and the faster path carries on.
     fn drive<'a>(
         &mut self,
         data: &'a DataSet,
@@ -1026,7 +1026,7 @@ pub fn host_copy(
     max_bytes: u64,
     reps: usize,
 ) -> Result<HostCopy> {
-    let batch_bytes: usize = (0..data.inputs().len()).map(|i| data.batch_bytes(i)).sum();
+    let batch_bytes = data.batch_bytes_all();
     let batches = ((max_bytes / batch_bytes.max(1) as u64) as usize)
         .max(1)
         .min(data.batches());
