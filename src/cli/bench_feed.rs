@@ -169,7 +169,7 @@ pub fn run(args: Args) -> Result<()> {
     };
 
     let summary = data.summary();
-    let (samples, batches, dropped) = (data.samples(), data.batches(), data.dropped());
+    let (samples, dropped) = (data.samples(), data.dropped());
     let data = Arc::new(data);
     let t_setup = Instant::now();
     let mut feed = Feed::new(
@@ -406,7 +406,6 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let _ = batches;
     for w in &warnings {
         println!("warning: {w}");
     }
