@@ -212,6 +212,7 @@ fn bench_feed_json_through_hostcuda() {
         assert!(v[k].as_f64().unwrap() > 0.0, "{k}: {v}");
     }
     assert_eq!(v["host_copy_batches"], 2);
+    assert!(v["dma_trace"].is_null(), "traced only when asked: {v}");
     assert!(v["device"].as_str().unwrap().contains("hostcuda"));
     // TRTQ_LIBCUDA works like --cuda-lib; the text output names the ceiling and the ratio.
     let o = trtq(
@@ -262,6 +263,79 @@ fn bench_feed_json_through_hostcuda() {
     assert!(
         v["host_copy_gb_per_s"].is_null() && v["host_copy_with_dma_gb_per_s"].is_null(),
         "{v}"
+    );
+}
+
+#[test]
+fn bench_feed_traces_the_dma_when_asked() {
+    let lib = support::hostcuda();
+    let t = Scratch::new("cli-bench-trace");
+    write_samples(&t.path("d"), 10, None, &[3, 8, 8]);
+    let dir = t.path("d");
+    let run = |feed: &str, json: bool| {
+        let mut args = vec![
+            "bench-feed",
+            dir.to_str().unwrap(),
+            "--batch-size",
+            "4",
+            "--feed",
+            feed,
+            "--chunk-kib",
+            "1",
+            "--trace-dma",
+        ];
+        if json {
+            args.push("--json");
+        }
+        // Copies take 200 us of stream time each, so every one shows as busy time.
+        trtq(
+            &args,
+            &[
+                ("TRTQ_LIBCUDA", lib.to_str().unwrap()),
+                ("HOSTCUDA_ASYNC_US", "200"),
+            ],
+        )
+    };
+    let v = json(&run("staged", true));
+    let tr = &v["dma_trace"];
+    // Two batches of 3072 bytes in 1 KiB chunks.
+    assert_eq!(
+        (tr["copies"].as_u64(), tr["chunk_copies"].as_u64()),
+        (Some(6), Some(6)),
+        "{v}"
+    );
+    assert_eq!(tr["bytes"], v["bytes"]);
+    let f = |k: &str| tr[k].as_f64().unwrap();
+    assert!(f("busy_ms") >= 6.0 * 0.2 * 0.99, "{v}");
+    assert!(f("busy_ms") <= f("span_ms") * 1.01 + 0.01, "{v}");
+    assert!(f("chunk_gb_per_s_p10") <= f("chunk_gb_per_s_median"), "{v}");
+    let o = run("staged", false);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("dma (traced; the events cost the feed a few %): 6 ring copies over ")
+            && out.contains("6 whole 1 KiB chunks at "),
+        "{out}"
+    );
+    // Registered batches do not pass the ring: nothing traced, and the text says so.
+    write_samples(&t.path("one"), 1, Some(8), &[3, 8, 8]);
+    let o = trtq(
+        &[
+            "bench-feed",
+            t.path("one").to_str().unwrap(),
+            "--batch-size",
+            "4",
+            "--feed",
+            "registered",
+            "--trace-dma",
+        ],
+        &[("TRTQ_LIBCUDA", lib.to_str().unwrap())],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("dma: not traced (only the staged path's ring copies are)"),
+        "{}",
+        text(&o.stdout)
     );
 }
 

@@ -877,3 +877,57 @@ fn device_info_for_doctor() {
     assert!(err.to_string().contains("--device 3"), "{err}");
     e.finish();
 }
+
+#[test]
+fn dma_trace_times_every_ring_copy_once_the_data_is_fed() {
+    let e = env();
+    let t = Scratch::new("feed-trace");
+    write_samples(&t.0, 12, None, &[256]);
+    // Every copy takes 1 ms of stream time: the trace must find that much busy time per copy.
+    e.hc.set("ASYNC_US", 1000);
+    let ds = open(&t.0, one("x", &[256], DType::F32), 4, Conversion::Exact);
+    let opts = FeedOptions {
+        mode: FeedMode::Staged,
+        copy_threads: 2,
+        chunk_bytes: 1024,
+        trace_dma: true,
+        ..Default::default()
+    };
+    let mut feed = Feed::new(&e.ctx, ds.clone(), opts).unwrap();
+    let n = drain_checked(&e.ctx, &mut feed, "traced", |k| batch_of(k, 4, 256));
+    assert_eq!(n, 3);
+    let tr = feed.dma_trace().expect("a trace after the last batch");
+    // 4 KiB batches in 1 KiB chunks (the first batch's quarter chunks are 1 KiB too).
+    assert_eq!((tr.copies, tr.chunk_copies, tr.bytes), (12, 12, 3 * 4096));
+    assert!(tr.busy_ms >= 12.0 * 0.99, "{tr:?}");
+    assert!(
+        tr.busy_ms + tr.idle_ms <= tr.span_ms * 1.01 + 0.01,
+        "{tr:?}"
+    );
+    assert!(tr.busy_share() > 0.0 && tr.busy_share() <= 1.01, "{tr:?}");
+    let [p10, med, p90] = tr.chunk_gb_per_s.unwrap();
+    // 1 KiB per >= 1 ms is at most 1.024e-3 GB/s.
+    assert!(p10 <= med && med <= p90 && p90 <= 1.1e-3, "{tr:?}");
+    assert_eq!(feed.dma_trace(), None, "a second call");
+    drop(feed);
+
+    // Untraced, and traced but stopped early: no trace (and no wait for one).
+    e.hc.set("ASYNC_US", 0);
+    let mut feed = Feed::new(
+        &e.ctx,
+        ds.clone(),
+        FeedOptions {
+            trace_dma: false,
+            ..opts
+        },
+    )
+    .unwrap();
+    while feed.next().unwrap().is_some() {}
+    assert_eq!(feed.dma_trace(), None);
+    drop(feed);
+    let mut feed = Feed::new(&e.ctx, ds, opts).unwrap();
+    assert!(feed.next().unwrap().is_some());
+    assert_eq!(feed.dma_trace(), None, "before the end");
+    drop(feed);
+    e.finish();
+}

@@ -31,23 +31,24 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
         sample_shape: shape.to_vec(),
         dtype: DType::F32,
     };
-    // (source, mode, staging bytes, chunk bytes): 0 = defaults; the small ring (5 chunks of
-    // 20,000 bytes, which split samples and cross file ends) wraps around many times.
+    // (source, mode, staging bytes, chunk bytes, trace the DMA): 0 = defaults; the small ring
+    // (5 chunks of 20,000 bytes, which split samples and cross file ends) wraps around many
+    // times.
     let mut modes = vec![
-        ("files", FeedMode::Staged, 0, 0),
-        ("files", FeedMode::Auto, 0, 0),
-        ("big", FeedMode::Staged, 0, 0),
-        ("big", FeedMode::Auto, 0, 0),
-        ("files", FeedMode::Staged, 100_000, 20_000),
-        ("big", FeedMode::Staged, 100_000, 20_000),
+        ("files", FeedMode::Staged, 0, 0, false),
+        ("files", FeedMode::Auto, 0, 0, false),
+        ("big", FeedMode::Staged, 0, 0, true),
+        ("big", FeedMode::Auto, 0, 0, false),
+        ("files", FeedMode::Staged, 100_000, 20_000, true),
+        ("big", FeedMode::Staged, 100_000, 20_000, false),
     ];
     if info.read_only_host_register {
-        modes.push(("big", FeedMode::Registered, 0, 0));
+        modes.push(("big", FeedMode::Registered, 0, 0, false));
     }
     if info.can_map_host_memory {
-        modes.push(("files", FeedMode::Mapped, 0, 0));
+        modes.push(("files", FeedMode::Mapped, 0, 0, false));
     }
-    for (src, mode, staging_bytes, chunk_bytes) in modes {
+    for (src, mode, staging_bytes, chunk_bytes, trace_dma) in modes {
         let path = if src == "big" {
             t.path("big/s_0000.npy")
         } else {
@@ -68,6 +69,7 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
                 staging_bytes,
                 chunk_bytes,
                 copy_threads: if chunk_bytes > 0 { 4 } else { 0 },
+                trace_dma,
                 ..Default::default()
             },
         )
@@ -82,6 +84,14 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
             k += 1;
         }
         assert_eq!(k, 3, "{src} {mode:?}");
+        if trace_dma {
+            // The device's own clock: every byte fed went through a traced copy, which took
+            // time, and the copies lie within the span from the first to the last.
+            let tr = feed.dma_trace().expect("a DMA trace");
+            assert_eq!(tr.bytes, 3 * 6 * elems as u64 * 4, "{tr:?}");
+            assert!(tr.busy_ms > 0.0 && tr.busy_ms + tr.idle_ms <= tr.span_ms * 1.01 + 0.01);
+            eprintln!("{src} {mode:?} traced: {tr:?}");
+        }
         eprintln!(
             "{src} {mode:?}: {} ({})",
             feed.path().name(),

@@ -12,7 +12,7 @@ use crate::cli::inspect_data::fmt_num;
 use crate::cuda::{Context, Driver};
 use crate::data::{parse_shape, Conversion, DataSet, InputSpec, Source, SourceSpec};
 use crate::error::{Error, Result};
-use crate::feed::{host_copy, Feed, FeedMode, FeedOptions, FeedPath};
+use crate::feed::{host_copy, DmaTrace, Feed, FeedMode, FeedOptions, FeedPath, Staging};
 use crate::json::Value;
 use crate::npy::shape_str;
 
@@ -61,6 +61,11 @@ pub struct Args {
     /// the shape of one sample without batch, e.g. 3x640x640 (default: inferred)
     #[argh(option)]
     pub shape: Option<String>,
+
+    /// time every staging copy on the device (copy engine busy and idle time, rate per chunk);
+    /// the events slow the feed by a few per cent
+    #[argh(switch)]
+    pub trace_dma: bool,
 
     /// print JSON instead of text
     #[argh(switch)]
@@ -180,6 +185,7 @@ pub fn run(args: Args) -> Result<()> {
             copy_threads: args.copy_threads,
             staging_bytes: args.staging_mib << 20,
             chunk_bytes: args.chunk_kib << 10,
+            trace_dma: args.trace_dma,
             ..Default::default()
         },
     )?;
@@ -200,6 +206,7 @@ pub fn run(args: Args) -> Result<()> {
         let later = st_bytes_after_first(&feed);
         (later > 0 && s > 0.0).then(|| later as f64 / s / 1e9)
     });
+    let dma = feed.dma_trace();
     let st = feed.stats().clone();
     let path = feed.path();
     let staging = feed.staging();
@@ -305,6 +312,7 @@ pub fn run(args: Args) -> Result<()> {
                 "host_copy_batches",
                 host.map_or(Value::Null, |h| Value::Int(h.batches as i64)),
             ),
+            ("dma_trace", dma.map_or(Value::Null, |t| dma_json(&t))),
             (
                 "warnings",
                 Value::Arr(warnings.iter().cloned().map(Value::Str).collect()),
@@ -401,13 +409,68 @@ pub fn run(args: Args) -> Result<()> {
                      memory); a staged feed is held near the rate with the DMA running"
                 } else {
                     "its CPUs outpace the DMA even while it runs; what the staged feed misses of \
-                     the ceiling is the feed's own"
+                     the ceiling is the feed's own (its copy sizes and gaps: --trace-dma)"
                 }
             );
         }
+    }
+    match (&dma, args.trace_dma) {
+        (Some(t), _) => println!("{}", dma_text(t, ceil.map(|c| c.0), staging)),
+        (None, true) => println!("dma: not traced (only the staged path's ring copies are)"),
+        (None, false) => {}
     }
     for w in &warnings {
         println!("warning: {w}");
     }
     Ok(())
+}
+
+fn dma_text(t: &DmaTrace, ceil: Option<f64>, staging: Option<Staging>) -> String {
+    let chunks = match (t.chunk_gb_per_s, staging) {
+        (Some([p10, med, p90]), Some(s)) => format!(
+            "; {} whole {} KiB chunks at {} / {} / {} GB/s (p10 / median / p90{})",
+            t.chunk_copies,
+            s.chunk_bytes >> 10,
+            fmt_num(p10),
+            fmt_num(med),
+            fmt_num(p90),
+            ceil.map_or(String::new(), |c| format!(
+                "; median {} x the ceiling",
+                fmt_num(med / c)
+            ))
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "dma (traced; the events cost the feed a few %): {} ring copies over {} ms: busy {} ms \
+         ({}%, {} GB/s), idle {} ms in {} gaps ({} of 50 us or more){}",
+        t.copies,
+        fmt_num(t.span_ms),
+        fmt_num(t.busy_ms),
+        fmt_num(t.busy_share() * 100.0),
+        fmt_num(t.busy_gb_per_s()),
+        fmt_num(t.idle_ms),
+        t.gaps,
+        t.long_gaps,
+        chunks
+    )
+}
+
+fn dma_json(t: &DmaTrace) -> Value {
+    let q = |i: usize| t.chunk_gb_per_s.map_or(Value::Null, |r| Value::Num(r[i]));
+    Value::obj([
+        ("copies", Value::Int(t.copies as i64)),
+        ("bytes", Value::Int(t.bytes as i64)),
+        ("span_ms", Value::Num(t.span_ms)),
+        ("busy_ms", Value::Num(t.busy_ms)),
+        ("busy_share", Value::Num(t.busy_share())),
+        ("busy_gb_per_s", Value::Num(t.busy_gb_per_s())),
+        ("idle_ms", Value::Num(t.idle_ms)),
+        ("gaps", Value::Int(t.gaps as i64)),
+        ("long_gaps", Value::Int(t.long_gaps as i64)),
+        ("chunk_copies", Value::Int(t.chunk_copies as i64)),
+        ("chunk_gb_per_s_p10", q(0)),
+        ("chunk_gb_per_s_median", q(1)),
+        ("chunk_gb_per_s_p90", q(2)),
+    ])
 }

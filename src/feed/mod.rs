@@ -41,10 +41,14 @@ use crate::cuda::{
 };
 
 mod staged;
+mod trace;
+
 use crate::data::{DataSet, Piece};
 use crate::error::{Error, Result};
 use crate::npy::{f32_to_f16, DType, NpyFile};
 use staged::{Ends, Flow, Stager};
+pub use trace::DmaTrace;
+use trace::Tracer;
 
 /// What `--feed` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,6 +108,8 @@ pub struct FeedOptions {
     pub staging_bytes: usize,
     /// Bytes per staging chunk; 0 = the ring divided among the copy threads, at most 4 MiB.
     pub chunk_bytes: usize,
+    /// Time every ring copy on the device ([`Feed::dma_trace`]); costs the feed a few %.
+    pub trace_dma: bool,
 }
 
 impl Default for FeedOptions {
@@ -115,6 +121,7 @@ impl Default for FeedOptions {
             reg_window: 0,
             staging_bytes: 0,
             chunk_bytes: 0,
+            trace_dma: false,
         }
     }
 }
@@ -194,6 +201,8 @@ pub struct Feed {
     stats: FeedStats,
     failed: bool,
     staging: Option<Staging>,
+    /// The producer's DMA trace, sent once it fed every batch (with `trace_dma`).
+    trace_rx: Option<Receiver<Option<DmaTrace>>>,
 }
 
 /// Slot memory: device buffers (staged/registered/pageable), or mapped pinned buffers cut into
@@ -368,6 +377,8 @@ impl Feed {
         let (up_tx, up_rx) = mpsc::channel::<()>();
         let worker_ctx = ctx.clone();
         let events = slot_events.clone();
+        let (trace_tx, trace_rx) = mpsc::channel();
+        let tracer = opts.trace_dma.then(|| Tracer::new(ctx, chunk));
         let producer = Producer {
             ctx: worker_ctx,
             data,
@@ -382,6 +393,8 @@ impl Feed {
             ready_tx,
             free_rx,
             up: Some(up_tx),
+            tracer,
+            trace_tx: Some(trace_tx),
         };
         let worker = std::thread::Builder::new()
             .name("trtq-feed".into())
@@ -412,6 +425,7 @@ impl Feed {
             },
             failed: false,
             staging,
+            trace_rx: Some(trace_rx),
         })
     }
 
@@ -519,6 +533,16 @@ impl Feed {
     pub fn staging(&self) -> Option<Staging> {
         self.staging
     }
+    /// With [`FeedOptions::trace_dma`], once `next` returned `None` after the last batch: what
+    /// the timed ring copies show. `None` without tracing, before the end, after an error, when
+    /// no batch went through the ring, or on a second call.
+    pub fn dma_trace(&mut self) -> Option<DmaTrace> {
+        // Before the end the producer may wait for a slot only `next` gives back.
+        if self.failed || self.stats.batches < self.batches {
+            return None;
+        }
+        self.trace_rx.take()?.recv().ok().flatten()
+    }
 }
 
 impl Drop for Feed {
@@ -552,6 +576,9 @@ struct Producer {
     free_rx: Receiver<usize>,
     /// Dropped once the copy threads run, which [`Feed::new`] waits for.
     up: Option<mpsc::Sender<()>>,
+    tracer: Option<Tracer>,
+    /// Sends the trace (or `None`) once every batch was fed, before waiting for the hang-up.
+    trace_tx: Option<mpsc::Sender<Option<DmaTrace>>>,
 }
 
 impl Drop for Producer {
@@ -600,6 +627,13 @@ impl Producer {
             self.drive(&data, stager.as_mut(), path, auto_measure);
             // Dropping the stager ends the copy threads; the scope waits for them.
         });
+        if let Some(tx) = self.trace_tx.take() {
+            let trace = self
+                .tracer
+                .take()
+                .and_then(|t| t.finish(&self.stream).ok().flatten());
+            let _ = tx.send(trace);
+        }
         // Keep the slot memory alive until the consumer is done with the last batch: wait
         // for the Feed to hang up.
         while self.free_rx.recv().is_ok() {}
@@ -790,6 +824,7 @@ impl Producer {
             ready_tx: &self.ready_tx,
             free_rx: &self.free_rx,
             evict: !self.pread || conversion,
+            trace: self.tracer.as_mut(),
         };
         match staged::stream(stager, &mut ends, data, range, held, check) {
             Ok(Flow::Paused(next)) => Some(next),

@@ -23,6 +23,7 @@ use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread::{Scope, Thread};
 use std::time::{Duration, Instant};
 
+use super::trace::Tracer;
 use super::{copy_piece, evict, Conv, Msg, SlotMem};
 use crate::cuda::{Event, PinnedBuffer, PinnedChunk, Stream};
 use crate::data::DataSet;
@@ -270,6 +271,8 @@ pub struct Ends<'f> {
     pub free_rx: &'f Receiver<usize>,
     /// Also drop the batch's pages from our map once it is copied (copies from the mapping).
     pub evict: bool,
+    /// Times each ring copy (`--trace-dma`).
+    pub trace: Option<&'f mut Tracer>,
 }
 
 /// Streams batches `range` through the ring into free device slots, announcing each batch
@@ -403,12 +406,13 @@ pub fn stream<'a>(
         };
         match (dst, &mut *ends.slots) {
             (Dst::Ring(mut buf), SlotMem::Device(dev)) => {
-                ends.stream.copy_pinned(
-                    &dev[o.slot][spec.input],
-                    spec.dst_off,
-                    &mut buf,
-                    0..spec.len,
-                )?;
+                let stream = ends.stream;
+                let dst = &dev[o.slot][spec.input];
+                let mut copy = || stream.copy_pinned(dst, spec.dst_off, &mut buf, 0..spec.len);
+                match ends.trace.as_deref_mut() {
+                    Some(t) => t.around(stream, spec.len, copy)?,
+                    None => copy()?,
+                }
                 st.free.push_back(buf);
             }
             (Dst::Mapped(piece), SlotMem::Mapped(m)) => {
