@@ -63,7 +63,7 @@ pub struct Args {
     pub shape: Option<String>,
 
     /// time every staging copy on the device (copy engine busy and idle time, rate per chunk);
-    /// the events slow the feed by a few per cent
+    /// on most hosts the events slow the feed by a few per cent
     #[argh(switch)]
     pub trace_dma: bool,
 

@@ -108,7 +108,8 @@ pub struct FeedOptions {
     pub staging_bytes: usize,
     /// Bytes per staging chunk; 0 = the ring divided among the copy threads, at most 4 MiB.
     pub chunk_bytes: usize,
-    /// Time every ring copy on the device ([`Feed::dma_trace`]); costs the feed a few %.
+    /// Time every ring copy on the device ([`Feed::dma_trace`]); on most hosts the events cost
+    /// the feed a few %.
     pub trace_dma: bool,
 }
 
