@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -245,25 +246,29 @@ fn bench_feed_json_through_hostcuda() {
         "{out}"
     );
     // Registered batches are not copied by the CPU: no host copy rate.
-    write_samples(&t.path("one"), 1, Some(8), &[3, 8, 8]);
-    let o = trtq(
-        &[
-            "bench-feed",
-            t.path("one").to_str().unwrap(),
-            "--batch-size",
-            "4",
-            "--feed",
-            "registered",
-            "--json",
-        ],
-        &[("TRTQ_LIBCUDA", lib.to_str().unwrap())],
-    );
-    let v = json(&o);
+    let v = json(&bench_registered(&t, &lib, &["--json"]));
     assert_eq!(v["feed_path"], "registered");
     assert!(
         v["host_copy_gb_per_s"].is_null() && v["host_copy_with_dma_gb_per_s"].is_null(),
         "{v}"
     );
+}
+
+/// `bench-feed --feed registered` through hostcuda on one file of 8 samples (written under `t`),
+/// batches of 4, with `extra` arguments.
+fn bench_registered(t: &Scratch, lib: &Path, extra: &[&str]) -> Output {
+    let one = t.path("one");
+    write_samples(&one, 1, Some(8), &[3, 8, 8]);
+    let mut args = vec![
+        "bench-feed",
+        one.to_str().unwrap(),
+        "--batch-size",
+        "4",
+        "--feed",
+        "registered",
+    ];
+    args.extend_from_slice(extra);
+    trtq(&args, &[("TRTQ_LIBCUDA", lib.to_str().unwrap())])
 }
 
 #[test]
@@ -318,19 +323,7 @@ fn bench_feed_traces_the_dma_when_asked() {
         "{out}"
     );
     // Registered batches do not pass the ring: nothing traced, and the text says so.
-    write_samples(&t.path("one"), 1, Some(8), &[3, 8, 8]);
-    let o = trtq(
-        &[
-            "bench-feed",
-            t.path("one").to_str().unwrap(),
-            "--batch-size",
-            "4",
-            "--feed",
-            "registered",
-            "--trace-dma",
-        ],
-        &[("TRTQ_LIBCUDA", lib.to_str().unwrap())],
-    );
+    let o = bench_registered(&t, &lib, &["--trace-dma"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(
         text(&o.stdout).contains("dma: not traced (only the staged path's ring copies are)"),
