@@ -35,6 +35,7 @@ fn env() -> Env {
     for k in [
         "HOSTALLOC_FAIL",
         "REGISTER_FAIL",
+        "ELAPSED_FAIL",
         "INTEGRATED",
         "NO_READONLY_REGISTER",
     ] {
@@ -925,9 +926,23 @@ fn dma_trace_times_every_ring_copy_once_the_data_is_fed() {
     while feed.next().unwrap().is_some() {}
     assert_eq!(feed.dma_trace(), None);
     drop(feed);
-    let mut feed = Feed::new(&e.ctx, ds, opts).unwrap();
+    let mut feed = Feed::new(&e.ctx, ds.clone(), opts).unwrap();
     assert!(feed.next().unwrap().is_some());
     assert_eq!(feed.dma_trace(), None, "before the end");
     drop(feed);
+
+    // Events that cannot be read: no trace, a warning naming the call.
+    e.hc.set("ELAPSED_FAIL", 1);
+    let mut feed = Feed::new(&e.ctx, ds, opts).unwrap();
+    while feed.next().unwrap().is_some() {}
+    assert_eq!(feed.dma_trace(), None);
+    let w = &feed.stats().warnings;
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("the DMA trace could not be read: cuEventElapsedTime")),
+        "{w:?}"
+    );
+    drop(feed);
+    e.hc.set("ELAPSED_FAIL", 0);
     e.finish();
 }

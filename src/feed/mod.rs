@@ -203,7 +203,7 @@ pub struct Feed {
     failed: bool,
     staging: Option<Staging>,
     /// The producer's DMA trace, sent once it fed every batch (with `trace_dma`).
-    trace_rx: Option<Receiver<Option<DmaTrace>>>,
+    trace_rx: Option<Receiver<Result<Option<DmaTrace>>>>,
 }
 
 /// Slot memory: device buffers (staged/registered/pageable), or mapped pinned buffers cut into
@@ -536,13 +536,23 @@ impl Feed {
     }
     /// With [`FeedOptions::trace_dma`], once `next` returned `None` after the last batch: what
     /// the timed ring copies show. `None` without tracing, before the end, after an error, when
-    /// no batch went through the ring, or on a second call.
+    /// no batch went through the ring, or on a second call; when the events could not be read,
+    /// `None` and a warning in [`Feed::stats`].
     pub fn dma_trace(&mut self) -> Option<DmaTrace> {
         // Before the end the producer may wait for a slot only `next` gives back.
         if self.failed || self.stats.batches < self.batches {
             return None;
         }
-        self.trace_rx.take()?.recv().ok().flatten()
+        match self.trace_rx.take()?.recv() {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                self.stats
+                    .warnings
+                    .push(format!("the DMA trace could not be read: {e}"));
+                None
+            }
+            Err(_) => None,
+        }
     }
 }
 
@@ -579,7 +589,7 @@ struct Producer {
     up: Option<mpsc::Sender<()>>,
     tracer: Option<Tracer>,
     /// Sends the trace (or `None`) once every batch was fed, before waiting for the hang-up.
-    trace_tx: Option<mpsc::Sender<Option<DmaTrace>>>,
+    trace_tx: Option<mpsc::Sender<Result<Option<DmaTrace>>>>,
 }
 
 impl Drop for Producer {
@@ -632,7 +642,7 @@ impl Producer {
             let trace = self
                 .tracer
                 .take()
-                .and_then(|t| t.finish(&self.stream).ok().flatten());
+                .map_or(Ok(None), |t| t.finish(&self.stream));
             let _ = tx.send(trace);
         }
         // Keep the slot memory alive until the consumer is done with the last batch: wait

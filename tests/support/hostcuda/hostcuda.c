@@ -15,6 +15,7 @@
  *   HOSTCUDA_OOM_AFTER=N        cuMemAlloc_v2 fails with CUDA_ERROR_OUT_OF_MEMORY after N successes
  *   HOSTCUDA_HOSTALLOC_FAIL=1   cuMemHostAlloc fails with CUDA_ERROR_OUT_OF_MEMORY
  *   HOSTCUDA_REGISTER_FAIL=1    cuMemHostRegister_v2 fails with CUDA_ERROR_NOT_SUPPORTED
+ *   HOSTCUDA_ELAPSED_FAIL=1     cuEventElapsedTime fails with CUDA_ERROR_INVALID_HANDLE
  *   HOSTCUDA_REGISTER_US=N      cuMemHostRegister_v2 takes N more microseconds per MiB (as
  *                               pinning pages does on a real host)
  *   HOSTCUDA_HTOD_FAIL_AFTER=N  host->device copies fail (CUDA_ERROR_ILLEGAL_ADDRESS) after N successes
@@ -28,7 +29,7 @@
  * read-only memory (per /proc/self/maps) registered without CU_MEMHOSTREGISTER_READ_ONLY, as the
  * real driver does (it would have to pin the pages writable).
  * hostcuda_set(knob, value) changes a knob at run time (after cuInit), for in-process tests:
- * "OOM_AFTER", "HOSTALLOC_FAIL", "REGISTER_FAIL", "HTOD_FAIL_AFTER", "INTEGRATED",
+ * "OOM_AFTER", "HOSTALLOC_FAIL", "REGISTER_FAIL", "ELAPSED_FAIL", "HTOD_FAIL_AFTER", "INTEGRATED",
  * "NO_READONLY_REGISTER", "ASYNC_US", "REGISTER_US"; returns 0, or -1 for an unknown knob.
  * Introspection for tests: hostcuda_live_allocations(), hostcuda_htod_bytes(),
  * hostcuda_registered_bytes(), hostcuda_ctx_depth() (calling thread), hostcuda_primary_refs(dev).
@@ -87,6 +88,7 @@ static int g_integrated;
 static long long g_oom_after = -1;
 static int g_hostalloc_fail;
 static int g_register_fail;
+static int g_elapsed_fail;
 static long long g_register_us;
 static int g_no_ro_register;
 static long long g_htod_fail_after = -1;
@@ -140,6 +142,7 @@ CUresult cuInit(unsigned int flags) {
     g_oom_after = env_ll("HOSTCUDA_OOM_AFTER", -1);
     g_hostalloc_fail = (int)env_ll("HOSTCUDA_HOSTALLOC_FAIL", 0);
     g_register_fail = (int)env_ll("HOSTCUDA_REGISTER_FAIL", 0);
+    g_elapsed_fail = (int)env_ll("HOSTCUDA_ELAPSED_FAIL", 0);
     g_register_us = env_ll("HOSTCUDA_REGISTER_US", 0);
     g_no_ro_register = (int)env_ll("HOSTCUDA_NO_READONLY_REGISTER", 0);
     g_htod_fail_after = env_ll("HOSTCUDA_HTOD_FAIL_AFTER", -1);
@@ -573,7 +576,7 @@ CUresult cuEventSynchronize(CUevent e) {
 }
 CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) {
   NEED_CTX();
-  if (!ms || !a || !b) return CUDA_ERROR_INVALID_HANDLE;
+  if (!ms || !a || !b || g_elapsed_fail) return CUDA_ERROR_INVALID_HANDLE;
   if (!a->recorded || !b->recorded || !event_done(a) || !event_done(b)) return CUDA_ERROR_NOT_READY;
   *ms = (float)((b->t.tv_sec - a->t.tv_sec) * 1e3 + (b->t.tv_nsec - a->t.tv_nsec) / 1e6);
   return CUDA_SUCCESS;
@@ -659,6 +662,7 @@ int hostcuda_set(const char *knob, long long v) {
   if (!strcmp(knob, "OOM_AFTER")) g_oom_after = v;
   else if (!strcmp(knob, "HOSTALLOC_FAIL")) g_hostalloc_fail = (int)v;
   else if (!strcmp(knob, "REGISTER_FAIL")) g_register_fail = (int)v;
+  else if (!strcmp(knob, "ELAPSED_FAIL")) g_elapsed_fail = (int)v;
   else if (!strcmp(knob, "REGISTER_US")) g_register_us = v;
   else if (!strcmp(knob, "HTOD_FAIL_AFTER")) g_htod_fail_after = v;
   else if (!strcmp(knob, "INTEGRATED")) g_integrated = (int)v;
