@@ -322,6 +322,29 @@ fn bench_feed_traces_the_dma_when_asked() {
             && out.contains("6 whole 1 KiB chunks at "),
         "{out}"
     );
+    // Events that cannot be read: no trace line, the reason among the warnings.
+    let o = trtq(
+        &[
+            "bench-feed",
+            dir.to_str().unwrap(),
+            "--batch-size",
+            "4",
+            "--feed",
+            "staged",
+            "--trace-dma",
+        ],
+        &[
+            ("TRTQ_LIBCUDA", lib.to_str().unwrap()),
+            ("HOSTCUDA_ELAPSED_FAIL", "1"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("dma: no trace (see the warnings)")
+            && out.contains("warning: the DMA trace could not be read: cuEventElapsedTime failed"),
+        "{out}"
+    );
     // Registered batches do not pass the ring: nothing traced, and the text says so.
     let o = bench_registered(&t, &lib, &["--trace-dma"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));

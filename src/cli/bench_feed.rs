@@ -416,6 +416,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     match (&dma, args.trace_dma) {
         (Some(t), _) => println!("{}", dma_text(t, ceil.map(|c| c.0), staging)),
+        (None, true) if path == FeedPath::Staged => println!("dma: no trace (see the warnings)"),
         (None, true) => println!("dma: not traced (only the staged path's ring copies are)"),
         (None, false) => {}
     }
