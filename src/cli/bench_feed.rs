@@ -12,7 +12,7 @@ use crate::cli::inspect_data::fmt_num;
 use crate::cuda::{Context, Driver};
 use crate::data::{parse_shape, Conversion, DataSet, InputSpec, Source, SourceSpec};
 use crate::error::{Error, Result};
-use crate::feed::{host_copy, DmaTrace, Feed, FeedMode, FeedOptions, FeedPath, Staging};
+use crate::feed::{host_copy, DmaTrace, Feed, FeedMode, FeedOptions, FeedPath};
 use crate::json::Value;
 use crate::npy::shape_str;
 
@@ -415,7 +415,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     match (&dma, args.trace_dma) {
-        (Some(t), _) => println!("{}", dma_text(t, ceil.map(|c| c.0), staging)),
+        (Some(t), _) => println!("{}", dma_text(t, ceil.map(|c| c.0))),
         (None, true) if path == FeedPath::Staged => println!("dma: no trace (see the warnings)"),
         (None, true) => println!("dma: not traced (only the staged path's ring copies are)"),
         (None, false) => {}
@@ -426,12 +426,12 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn dma_text(t: &DmaTrace, ceil: Option<f64>, staging: Option<Staging>) -> String {
-    let chunks = match (t.chunk_gb_per_s, staging) {
-        (Some([p10, med, p90]), Some(s)) => format!(
+fn dma_text(t: &DmaTrace, ceil: Option<f64>) -> String {
+    let chunks = match t.chunk_gb_per_s {
+        Some([p10, med, p90]) => format!(
             "; {} whole {} KiB chunks at {} / {} / {} GB/s (p10 / median / p90{})",
             t.chunk_copies,
-            s.chunk_bytes >> 10,
+            t.chunk_bytes >> 10,
             fmt_num(p10),
             fmt_num(med),
             fmt_num(p90),
@@ -440,7 +440,7 @@ fn dma_text(t: &DmaTrace, ceil: Option<f64>, staging: Option<Staging>) -> String
                 fmt_num(med / c)
             ))
         ),
-        _ => String::new(),
+        None => String::new(),
     };
     format!(
         "dma (traced; the events cost the feed a few %): {} ring copies over {} ms: busy {} ms \

@@ -38,6 +38,8 @@ pub struct DmaTrace {
     pub gaps: usize,
     /// Gaps of 50 us or more.
     pub long_gaps: usize,
+    /// Bytes of a whole staging chunk.
+    pub chunk_bytes: usize,
     /// Copies of a whole chunk (the others are a batch's or an input's last piece, or the
     /// first batch's smaller pieces), and their rates: 10th percentile, median, 90th (GB/s).
     pub chunk_copies: usize,
@@ -131,6 +133,7 @@ impl Tracer {
             idle_ms,
             gaps,
             long_gaps,
+            chunk_bytes: self.chunk,
             chunk_copies: rates.len(),
             chunk_gb_per_s: (!rates.is_empty()).then(|| [pick(0.1), pick(0.5), pick(0.9)]),
         }))
