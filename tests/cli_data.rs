@@ -278,7 +278,8 @@ fn bench_feed_traces_the_dma_when_asked() {
     write_samples(&t.path("d"), 10, None, &[3, 8, 8]);
     let dir = t.path("d");
     // `fail_events`: hostcuda's cuEventElapsedTime fails, so the events cannot be read.
-    let run = |json: bool, fail_events: bool| {
+    // One copy call per chunk (TRTQ_FEED_MERGE=0) unless `merge`.
+    let run_m = |json: bool, fail_events: bool, merge: bool| {
         let mut args = vec![
             "bench-feed",
             dir.to_str().unwrap(),
@@ -300,17 +301,24 @@ fn bench_feed_traces_the_dma_when_asked() {
                 ("TRTQ_LIBCUDA", lib.to_str().unwrap()),
                 ("HOSTCUDA_ASYNC_US", "200"),
                 ("HOSTCUDA_ELAPSED_FAIL", if fail_events { "1" } else { "0" }),
+                ("TRTQ_FEED_MERGE", if merge { "" } else { "0" }),
             ],
         )
     };
+    let run = |json: bool, fail_events: bool| run_m(json, fail_events, false);
     let v = json(&run(true, false));
     let tr = &v["dma_trace"];
     // Two batches of 3072 bytes in 1 KiB chunks.
     assert_eq!(
-        (tr["copies"].as_u64(), tr["chunk_copies"].as_u64()),
-        (Some(6), Some(6)),
+        (
+            tr["copies"].as_u64(),
+            tr["chunks"].as_u64(),
+            tr["chunk_copies"].as_u64()
+        ),
+        (Some(6), Some(6), Some(6)),
         "{v}"
     );
+    assert_eq!(v["staging"]["merge_chunks"].as_u64(), Some(1), "{v}");
     assert_eq!(tr["bytes"], v["bytes"]);
     let f = |k: &str| tr[k].as_f64().unwrap();
     assert!(f("busy_ms") >= 6.0 * 0.2 * 0.99, "{v}");
@@ -320,8 +328,22 @@ fn bench_feed_traces_the_dma_when_asked() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(
-        out.contains("dma (traced; the events cost the feed a few %): 6 ring copies over ")
-            && out.contains("6 whole 1 KiB chunks at "),
+        out.contains(
+            "dma (traced; the events cost the feed a few %): 6 copy calls (6 ring chunks) over "
+        ) && out.contains("6 calls of whole 1 KiB chunks at ")
+            && out.contains("pinned buffers of 1 KiB; one copy call per chunk\n"),
+        "{out}"
+    );
+    // Merging (the default where the driver has cuMemcpyBatchAsync, as hostcuda does): the
+    // same chunks, in as many calls or fewer.
+    let v = json(&run_m(true, false, true));
+    let tr = &v["dma_trace"];
+    assert_eq!(tr["chunks"].as_u64(), Some(6), "{v}");
+    assert!(tr["copies"].as_u64().is_some_and(|c| c <= 6), "{v}");
+    assert_eq!(v["staging"]["merge_chunks"].as_u64(), Some(4), "{v}");
+    let out = text(&run_m(false, false, true).stdout);
+    assert!(
+        out.contains("; up to 4 chunks per copy call while the copy engine is busy\n"),
         "{out}"
     );
     // Events that cannot be read: no trace line, the reason among the warnings.

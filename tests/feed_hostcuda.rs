@@ -36,6 +36,7 @@ fn env() -> Env {
         "HOSTALLOC_FAIL",
         "REGISTER_FAIL",
         "ELAPSED_FAIL",
+        "BATCH_FAIL",
         "INTEGRATED",
         "NO_READONLY_REGISTER",
     ] {
@@ -245,6 +246,7 @@ fn host_copy_alone_reads_the_first_batches_and_frees_its_buffers() {
         threads: 3,
         chunk_bytes: 1 << 20,
         buffers: 5,
+        merge_chunks: 1,
     };
     // The byte budget decides how many batches, at least one and at most all of them.
     for (max_bytes, batches) in [(1, 1), (16 << 20, 2), (1 << 30, 2)] {
@@ -887,11 +889,13 @@ fn dma_trace_times_every_ring_copy_once_the_data_is_fed() {
     // Every copy takes 1 ms of stream time: the trace must find that much busy time per copy.
     e.hc.set("ASYNC_US", 1000);
     let ds = open(&t.0, one("x", &[256], DType::F32), 4, Conversion::Exact);
+    // One call per chunk here (merged calls: `merged_copies_...` below).
     let opts = FeedOptions {
         mode: FeedMode::Staged,
         copy_threads: 2,
         chunk_bytes: 1024,
         trace_dma: true,
+        merge_copies: false,
         ..Default::default()
     };
     let mut feed = Feed::new(&e.ctx, ds.clone(), opts).unwrap();
@@ -899,7 +903,10 @@ fn dma_trace_times_every_ring_copy_once_the_data_is_fed() {
     assert_eq!(n, 3);
     let tr = feed.dma_trace().expect("a trace after the last batch");
     // 4 KiB batches in 1 KiB chunks (the first batch's quarter chunks are 1 KiB too).
-    assert_eq!((tr.copies, tr.chunk_copies, tr.bytes), (12, 12, 3 * 4096));
+    assert_eq!(
+        (tr.copies, tr.chunks, tr.chunk_copies, tr.bytes),
+        (12, 12, 12, 3 * 4096)
+    );
     assert!(tr.busy_ms >= 12.0 * 0.99, "{tr:?}");
     assert!(
         tr.busy_ms + tr.idle_ms <= tr.span_ms * 1.01 + 0.01,
@@ -944,5 +951,104 @@ fn dma_trace_times_every_ring_copy_once_the_data_is_fed() {
     );
     drop(feed);
     e.hc.set("ELAPSED_FAIL", 0);
+    e.finish();
+}
+
+/// Copy calls that take long (hostcuda's asynchronous stream, 400 us each) behind copy threads
+/// that fill chunks quickly: finished chunks wait while the engine has calls queued and go
+/// several to a cuMemcpyBatchAsync call. Every byte must still land in its place, the trace
+/// must count the chunks in fewer calls, and without merging (asked, or after the driver
+/// refused a batch call) every chunk is a call of its own.
+#[test]
+fn merged_copies_take_fewer_calls_and_keep_every_byte() {
+    let e = env();
+    let t = Scratch::new("feed-merge");
+    write_samples(&t.path("files"), 48, None, &[256]);
+    write_samples(&t.path("big"), 1, Some(48), &[256]);
+    e.hc.set("ASYNC_US", 400);
+    let opts = FeedOptions {
+        mode: FeedMode::Staged,
+        copy_threads: 3,
+        chunk_bytes: 1024,
+        staging_bytes: 16 * 1024,
+        trace_dma: true,
+        ..Default::default()
+    };
+    // 12 batches of 4 KiB in 1 KiB chunks.
+    let run = |src: &str, opts: FeedOptions| {
+        let ds = open(
+            &t.path(src),
+            one("x", &[256], DType::F32),
+            4,
+            Conversion::Exact,
+        );
+        let before = e.hc.batches();
+        let mut feed = Feed::new(&e.ctx, ds, opts).unwrap();
+        let merge = feed.staging().map(|s| s.merge_chunks);
+        let n = drain_checked(&e.ctx, &mut feed, src, |k| batch_of(k, 4, 256));
+        assert_eq!(n, 12, "{src}");
+        let tr = feed.dma_trace().expect("a trace");
+        assert_eq!((tr.chunks, tr.bytes), (48, 48 * 1024), "{src}: {tr:?}");
+        (merge, tr.copies, e.hc.batches() - before)
+    };
+    for src in ["files", "big/s_0000.npy"] {
+        let (merge, calls, batch_calls) = run(src, opts);
+        assert_eq!(merge, Some(4), "{src}");
+        assert!(
+            batch_calls > 0 && (12..48).contains(&calls),
+            "{src}: {calls} calls, {batch_calls} batch calls"
+        );
+        let off = FeedOptions {
+            merge_copies: false,
+            ..opts
+        };
+        assert_eq!(run(src, off), (Some(1), 48, 0), "{src}, not merging");
+    }
+    // A driver that refuses the batch call: its chunks are copied one by one, and no further
+    // batch call is tried (the refused one's chunks still count as one traced call).
+    e.hc.set("BATCH_FAIL", 801);
+    let (_, calls, batch_calls) = run("files", opts);
+    assert_eq!(batch_calls, 0);
+    assert!(calls >= 48 - 3, "{calls} calls after a refused batch call");
+    e.hc.set("BATCH_FAIL", 0);
+
+    // A consumer that returns each slot at once, with chunks held: the feed must never block
+    // for a device slot while it holds chunks of the batch the consumer waits for (an
+    // experiment build did, and hung on an H200). A watchdog turns a hang into a failure.
+    e.hc.set("ASYNC_US", 30);
+    let ctx = e.ctx.clone();
+    let ds = open(
+        &t.path("files"),
+        one("x", &[256], DType::F32),
+        2,
+        Conversion::Exact,
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut total = 0;
+        for round in 0..48 {
+            let o = FeedOptions {
+                copy_threads: 2 + round % 3,
+                depth: 2 + round % 2,
+                chunk_bytes: 512,
+                staging_bytes: 4 * 1024,
+                trace_dma: false,
+                ..opts
+            };
+            let mut feed = Feed::new(&ctx, ds.clone(), o).unwrap();
+            while feed.next().unwrap().is_some() {
+                total += 1;
+            }
+        }
+        drop(ctx);
+        let _ = tx.send(total);
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+    assert_eq!(
+        got,
+        Ok(48 * 24),
+        "the merging staged stream hung (or failed)"
+    );
+    e.hc.set("ASYNC_US", 0);
     e.finish();
 }

@@ -100,3 +100,68 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
     }
     assert!(drv.drop_errors().is_empty(), "{:?}", drv.drop_errors());
 }
+
+/// Ring copies merged into cuMemcpyBatchAsync calls while the copy engine is busy (drivers
+/// since CUDA 12.8): many small chunks from fast copy threads, so that finished chunks wait
+/// for the engine. Every batch is read back; the trace counts the chunks and the calls.
+#[test]
+#[ignore = "needs an NVIDIA GPU: run `cargo test --release --test gpu_feed -- --ignored` on a host with the NVIDIA driver"]
+fn merged_ring_copies_deliver_exact_bytes_on_a_real_gpu() {
+    let drv = Driver::load(None).expect("libcuda");
+    let ctx = Context::new(&drv, 0).expect("device 0");
+    let t = Scratch::new("gpu-feed-merge");
+    let shape = [3, 256, 256];
+    let elems: usize = shape.iter().product();
+    write_samples(&t.path("files"), 96, None, &shape);
+    let inp = InputSpec {
+        name: "x".into(),
+        sample_shape: shape.to_vec(),
+        dtype: DType::F32,
+    };
+    for merge_copies in [true, false] {
+        let ds = DataSet::open(
+            &[SourceSpec {
+                name: None,
+                path: t.path("files"),
+            }],
+            std::slice::from_ref(&inp),
+            8,
+            Conversion::Exact,
+        )
+        .unwrap();
+        let mut feed = Feed::new(
+            &ctx,
+            Arc::new(ds),
+            FeedOptions {
+                mode: FeedMode::Staged,
+                staging_bytes: 4 << 20,
+                chunk_bytes: 256 << 10,
+                copy_threads: 8,
+                trace_dma: true,
+                merge_copies,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let merge = feed.staging().map(|s| s.merge_chunks);
+        let mut k = 0;
+        while let Some(p) = feed.next().unwrap() {
+            let mut got = vec![0u8; 8 * elems * 4];
+            ctx.read_device(p[0], &mut got).unwrap();
+            let want =
+                f32_bytes((0..8).flat_map(|s| (0..elems).map(move |x| sample_value(k * 8 + s, x))));
+            assert!(got == want, "merge {merge_copies}: batch {k} differs");
+            k += 1;
+        }
+        assert_eq!(k, 12);
+        let tr = feed.dma_trace().expect("a DMA trace");
+        eprintln!("merge {merge_copies} (up to {merge:?} chunks per call): {tr:?}");
+        assert_eq!(tr.bytes, 12 * 8 * elems as u64 * 4, "{tr:?}");
+        // 24 whole chunks per batch, the first batch in quarter chunks.
+        assert_eq!(tr.chunks, 4 * 24 + 11 * 24, "{tr:?}");
+        if !merge_copies || merge == Some(1) {
+            assert_eq!(tr.copies, tr.chunks, "{tr:?}");
+        }
+    }
+    assert!(drv.drop_errors().is_empty(), "{:?}", drv.drop_errors());
+}

@@ -286,6 +286,7 @@ pub fn run(args: Args) -> Result<()> {
                         ("copy_threads", Value::Num(s.threads as f64)),
                         ("chunk_bytes", Value::Num(s.chunk_bytes as f64)),
                         ("buffers", Value::Num(s.buffers as f64)),
+                        ("merge_chunks", Value::Int(s.merge_chunks as i64)),
                     ])
                 }),
             ),
@@ -342,10 +343,11 @@ pub fn run(args: Args) -> Result<()> {
     println!("feed: {} ({})", path.name(), st.decision);
     if let Some(s) = staging {
         println!(
-            "staging: {} copy threads, {} pinned buffers of {} KiB",
+            "staging: {} copy threads, {} pinned buffers of {} KiB; {}",
             s.threads,
             s.buffers,
-            s.chunk_bytes >> 10
+            s.chunk_bytes >> 10,
+            merge_text(s.merge_chunks)
         );
     }
     println!(
@@ -426,10 +428,18 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+fn merge_text(n: usize) -> String {
+    if n > 1 {
+        format!("up to {n} chunks per copy call while the copy engine is busy")
+    } else {
+        "one copy call per chunk".into()
+    }
+}
+
 fn dma_text(t: &DmaTrace, ceil: Option<f64>) -> String {
     let chunks = match t.chunk_gb_per_s {
         Some([p10, med, p90]) => format!(
-            "; {} whole {} KiB chunks at {} / {} / {} GB/s (p10 / median / p90{})",
+            "; {} calls of whole {} KiB chunks at {} / {} / {} GB/s (p10 / median / p90{})",
             t.chunk_copies,
             t.chunk_bytes >> 10,
             fmt_num(p10),
@@ -443,9 +453,10 @@ fn dma_text(t: &DmaTrace, ceil: Option<f64>) -> String {
         None => String::new(),
     };
     format!(
-        "dma (traced; the events cost the feed a few %): {} ring copies over {} ms: busy {} ms \
-         ({}%, {} GB/s), idle {} ms in {} gaps ({} of 50 us or more){}",
+        "dma (traced; the events cost the feed a few %): {} copy calls ({} ring chunks) over {} \
+         ms: busy {} ms ({}%, {} GB/s), idle {} ms in {} gaps ({} of 50 us or more){}",
         t.copies,
+        t.chunks,
         fmt_num(t.span_ms),
         fmt_num(t.busy_ms),
         fmt_num(t.busy_share() * 100.0),
@@ -461,6 +472,7 @@ fn dma_json(t: &DmaTrace) -> Value {
     let q = |i: usize| t.chunk_gb_per_s.map_or(Value::Null, |r| Value::Num(r[i]));
     Value::obj([
         ("copies", Value::Int(t.copies as i64)),
+        ("chunks", Value::Int(t.chunks as i64)),
         ("bytes", Value::Int(t.bytes as i64)),
         ("span_ms", Value::Num(t.span_ms)),
         ("busy_ms", Value::Num(t.busy_ms)),

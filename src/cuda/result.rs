@@ -7,7 +7,11 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
-use super::sys::{CUcontext, CUdevice, CUdeviceptr, CUevent, CUstream, CuResult, Lib};
+use super::sys::{
+    CUcontext, CUdevice, CUdeviceptr, CUevent, CUmemLocation, CUmemcpyAttributes, CUstream,
+    CuResult, Lib, CU_MEMCPY_SRC_ACCESS_ORDER_STREAM, CU_MEM_LOCATION_TYPE_DEVICE,
+    CU_MEM_LOCATION_TYPE_HOST,
+};
 use crate::error::{Error, Result};
 
 /// The driver's name and description for `code`, or placeholders when the driver has none.
@@ -313,6 +317,81 @@ pub unsafe fn memcpy_htod_async(
     )
 }
 
+/// Whether the driver can queue several copies in one call ([`memcpy_htod_batch_async`]).
+pub fn has_memcpy_batch(lib: &Lib) -> bool {
+    lib.cuMemcpyBatchAsync_v2.is_some() || lib.cuMemcpyBatchAsync.is_some()
+}
+
+/// Queues the host-to-device copies `(dst, src, bytes)` in one cuMemcpyBatchAsync call, in
+/// stream order (the copies among themselves in no order).
+///
+/// # Safety
+/// As [`memcpy_htod_async`] for every copy; no two destinations overlap.
+pub unsafe fn memcpy_htod_batch_async(
+    lib: &Lib,
+    ordinal: c_int,
+    copies: &[(CUdeviceptr, *const c_void, usize)],
+    stream: CUstream,
+) -> Result<()> {
+    let dsts: Vec<CUdeviceptr> = copies.iter().map(|c| c.0).collect();
+    // Unified addressing: a host pointer is its own CUdeviceptr.
+    let srcs: Vec<CUdeviceptr> = copies.iter().map(|c| c.1 as CUdeviceptr).collect();
+    let sizes: Vec<usize> = copies.iter().map(|c| c.2).collect();
+    let bytes: usize = sizes.iter().sum();
+    let attrs = CUmemcpyAttributes {
+        src_access_order: CU_MEMCPY_SRC_ACCESS_ORDER_STREAM,
+        src_loc_hint: CUmemLocation {
+            type_: CU_MEM_LOCATION_TYPE_HOST,
+            id: 0,
+        },
+        dst_loc_hint: CUmemLocation {
+            type_: CU_MEM_LOCATION_TYPE_DEVICE,
+            id: ordinal,
+        },
+        flags: 0,
+    };
+    let first = 0usize;
+    let n = copies.len();
+    // SAFETY: the three arrays hold `n` entries each and one attribute set applies from copy
+    // 0; the copies themselves per this function's contract.
+    let (code, name) = unsafe {
+        match (lib.cuMemcpyBatchAsync_v2, lib.cuMemcpyBatchAsync) {
+            (Some(f), _) => (
+                f(
+                    dsts.as_ptr(),
+                    srcs.as_ptr(),
+                    sizes.as_ptr(),
+                    n,
+                    &attrs,
+                    &first,
+                    1,
+                    stream,
+                ),
+                "cuMemcpyBatchAsync_v2",
+            ),
+            (None, Some(f)) => {
+                let mut fail = usize::MAX;
+                (
+                    f(
+                        dsts.as_ptr(),
+                        srcs.as_ptr(),
+                        sizes.as_ptr(),
+                        n,
+                        &attrs,
+                        &first,
+                        1,
+                        &mut fail,
+                        stream,
+                    ),
+                    "cuMemcpyBatchAsync",
+                )
+            }
+            (None, None) => (CuResult::NOT_SUPPORTED, "cuMemcpyBatchAsync_v2"),
+        }
+    };
+    check(lib, code, || format!("{name}({n} copies, {bytes} bytes)"))
+}
+
 /// Reads device memory into a Rust buffer; the driver validates `src`, so a bad device
 /// address is an error code, never a host-memory write outside `dst`.
 pub fn memcpy_dtoh(lib: &Lib, dst: &mut [u8], src: CUdeviceptr) -> Result<()> {
@@ -370,6 +449,26 @@ pub unsafe fn event_record(lib: &Lib, e: CUevent, s: CUstream) -> Result<()> {
     check(lib, unsafe { (lib.cuEventRecord)(e, s) }, || {
         "cuEventRecord".into()
     })
+}
+
+/// Whether `e` has completed (or was never recorded).
+///
+/// # Safety
+/// 1. `e` is live.
+pub unsafe fn event_query(lib: &Lib, e: CUevent) -> Result<bool> {
+    let Some(f) = lib.cuEventQuery else {
+        check(lib, CuResult::NOT_SUPPORTED, || {
+            "cuEventQuery (not in this libcuda)".into()
+        })?;
+        return Ok(true);
+    };
+    // SAFETY: per this function's contract.
+    let code = unsafe { f(e) };
+    if code == CuResult::NOT_READY {
+        return Ok(false);
+    }
+    check(lib, code, || "cuEventQuery".into())?;
+    Ok(true)
 }
 
 /// # Safety

@@ -2,7 +2,7 @@
 //! the call (push/pop), so callers never depend on which context a thread happens to have.
 //! `Drop` never panics: a failure there is recorded on the [`Driver`] and printed as a warning.
 
-use std::ffi::c_void;
+use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -592,6 +592,52 @@ impl Stream {
         unsafe { self.copy_guarded(dst, dst_offset, src.ptr, src.len, range, &mut src.guard) }
     }
 
+    /// Whether [`Stream::copy_pinned_batch`] can queue several copies in one call.
+    pub fn can_batch(&self) -> bool {
+        r::has_memcpy_batch(self.ctx.lib())
+    }
+
+    /// Queues the copies `(dst, dst_offset, src, len)` of each pinned buffer's first `len`
+    /// bytes in one driver call (one copy-engine launch), then records each buffer's guard.
+    /// Needs [`Stream::can_batch`].
+    pub fn copy_pinned_batch(
+        &self,
+        copies: &mut [(&DeviceBuffer, usize, &mut PinnedBuffer, usize)],
+    ) -> Result<()> {
+        let mut raw = Vec::with_capacity(copies.len());
+        let mut spans = Vec::with_capacity(copies.len());
+        for (dst, dst_offset, src, len) in copies.iter() {
+            check_host_range(&(0..*len), src.len)?;
+            dst.check_range(*dst_offset, *len)?;
+            let at = dst.cu_ptr + *dst_offset as u64;
+            raw.push((at, src.ptr as *const c_void, *len));
+            spans.push((at, at + *len as u64));
+        }
+        spans.sort_unstable();
+        if spans.windows(2).any(|w| w[1].0 < w[0].1) {
+            return Err(Error::BadInput(
+                "internal: two copies of one batch call overlap on the device".into(),
+            ));
+        }
+        let _g = self.ctx.bind()?;
+        // SAFETY: every source lies inside its live pinned buffer and every destination inside
+        // its device buffer (checked above), the destinations are disjoint, and the buffers stay
+        // alive and unwritten while their guards, recorded right after, are pending.
+        unsafe {
+            r::memcpy_htod_batch_async(
+                self.ctx.lib(),
+                self.ctx.ordinal() as c_int,
+                &raw,
+                self.cu_stream,
+            )?;
+            for (_, _, src, _) in copies.iter_mut() {
+                r::event_record(self.ctx.lib(), src.guard.event.cu_event, self.cu_stream)?;
+                src.guard.pending = true;
+            }
+        }
+        Ok(())
+    }
+
     /// Queues a copy of `src[range]` straight from registered host memory.
     pub fn copy_registered(
         &self,
@@ -685,6 +731,12 @@ impl Event {
         let _g = self.ctx.bind()?;
         // SAFETY: the handle is live.
         unsafe { r::event_synchronize(self.ctx.lib(), self.cu_event) }
+    }
+    /// Whether the event has completed (true also when never recorded).
+    pub fn query(&self) -> Result<bool> {
+        let _g = self.ctx.bind()?;
+        // SAFETY: the handle is live.
+        unsafe { r::event_query(self.ctx.lib(), self.cu_event) }
     }
     /// Milliseconds between `start` and this event (both recorded, both with timing).
     pub fn elapsed_ms(&self, start: &Event) -> Result<f32> {

@@ -56,6 +56,29 @@ pub const CU_MEMHOSTREGISTER_READ_ONLY: c_uint = 0x08;
 pub const CU_STREAM_NON_BLOCKING: c_uint = 0x01;
 pub const CU_EVENT_DEFAULT: c_uint = 0x00;
 pub const CU_EVENT_DISABLE_TIMING: c_uint = 0x02;
+// CUmemcpySrcAccessOrder and CUmemLocationType (cuda.h, CUDA 12.8 and later).
+pub const CU_MEMCPY_SRC_ACCESS_ORDER_STREAM: c_int = 1;
+pub const CU_MEM_LOCATION_TYPE_DEVICE: c_int = 1;
+pub const CU_MEM_LOCATION_TYPE_HOST: c_int = 2;
+
+/// `CUmemLocation`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CUmemLocation {
+    pub type_: c_int,
+    pub id: c_int,
+}
+
+/// `CUmemcpyAttributes` (CUDA 12.8): one set of attributes for the copies of a
+/// `cuMemcpyBatchAsync` call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CUmemcpyAttributes {
+    pub src_access_order: c_int,
+    pub src_loc_hint: CUmemLocation,
+    pub dst_loc_hint: CUmemLocation,
+    pub flags: c_uint,
+}
 
 /// Where libcuda is looked for when no path is given, in order.
 pub const DEFAULT_CANDIDATES: &[&str] = &[
@@ -162,6 +185,19 @@ cuda_table! {
     optional {
         // Only for `doctor`'s report; not every driver build (nor the test stand-in) has it.
         cuDeviceGetPCIBusId: fn(*mut c_char, c_int, CUdevice);
+        // Whether an event has completed, without waiting (CUDA_ERROR_NOT_READY when not).
+        cuEventQuery: fn(CUevent);
+        // Several copies in one call (one copy-engine launch for all: the staged feed's ring
+        // copies merged). `_v2` (CUDA 13.0) dropped the 12.8 entry point's failIdx argument;
+        // drivers since 13.0 export both.
+        cuMemcpyBatchAsync_v2: fn(
+            *const CUdeviceptr, *const CUdeviceptr, *const usize, usize,
+            *const CUmemcpyAttributes, *const usize, usize, CUstream,
+        );
+        cuMemcpyBatchAsync: fn(
+            *const CUdeviceptr, *const CUdeviceptr, *const usize, usize,
+            *const CUmemcpyAttributes, *const usize, usize, *mut usize, CUstream,
+        );
     }
 }
 

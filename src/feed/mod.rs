@@ -11,7 +11,8 @@
 //! Paths ([`FeedPath`]):
 //! - **staged**: file → a ring of pinned chunk buffers (CPU: `pread`, or a copy from the mapping
 //!   with `TRTQ_FEED_READ=map`) → device (DMA), chunk after chunk with no pause between
-//!   batches (module `staged`). Always possible.
+//!   batches (module `staged`); finished chunks go several to a copy call while the copy
+//!   engine is busy (module `merge`). Always possible.
 //! - **registered**: the mapped file itself is page-locked (cuMemHostRegister, read-only) and
 //!   copied from directly: no CPU copy. Only when every batch is contiguous in one file and no
 //!   conversion is needed. Windows of max(2 batches, 64 MiB) are registered in turn, so the
@@ -40,12 +41,14 @@ use crate::cuda::{
     Context, DeviceBuffer, DevicePtr, Event, HostRegistration, PinnedBuffer, PinnedChunk, Stream,
 };
 
+mod merge;
 mod staged;
 mod trace;
 
 use crate::data::{DataSet, Piece};
 use crate::error::{Error, Result};
 use crate::npy::{f32_to_f16, DType, NpyFile};
+use merge::Merger;
 use staged::{Ends, Flow, Stager};
 pub use trace::DmaTrace;
 use trace::Tracer;
@@ -111,6 +114,10 @@ pub struct FeedOptions {
     /// Time every ring copy on the device ([`Feed::dma_trace`]); on most hosts the events cost
     /// the feed a few %.
     pub trace_dma: bool,
+    /// Queue up to 4 finished ring chunks in one copy call while the copy engine has work
+    /// queued (module `merge`). Needs cuMemcpyBatchAsync (drivers since CUDA 12.8) and is
+    /// skipped without it; `TRTQ_FEED_MERGE=0` turns it off too.
+    pub merge_copies: bool,
 }
 
 impl Default for FeedOptions {
@@ -123,6 +130,7 @@ impl Default for FeedOptions {
             staging_bytes: 0,
             chunk_bytes: 0,
             trace_dma: false,
+            merge_copies: true,
         }
     }
 }
@@ -133,6 +141,8 @@ pub struct Staging {
     pub threads: usize,
     pub chunk_bytes: usize,
     pub buffers: usize,
+    /// Chunks queued in one copy call at most (1: one call per chunk).
+    pub merge_chunks: usize,
 }
 
 /// What the feed did so far.
@@ -350,6 +360,7 @@ impl Feed {
                         threads,
                         chunk_bytes: chunk,
                         buffers: count,
+                        merge_chunks: 1,
                     });
                 }
                 Err(e) if opts.mode == FeedMode::Auto => {
@@ -364,6 +375,14 @@ impl Feed {
         }
 
         let stream = ctx.stream()?;
+        let merger = (path == FeedPath::Staged
+            && opts.merge_copies
+            && merge_allowed()
+            && stream.can_batch())
+        .then(|| Merger::new(ctx));
+        if let (Some(s), Some(m)) = (staging.as_mut(), merger.as_ref()) {
+            s.merge_chunks = m.max_chunks();
+        }
         let slot_events: Arc<Vec<Event>> = Arc::new(
             (0..depth)
                 .map(|_| ctx.event(false))
@@ -395,6 +414,7 @@ impl Feed {
             free_rx,
             up: Some(up_tx),
             tracer,
+            merger,
             trace_tx: Some(trace_tx),
         };
         let worker = std::thread::Builder::new()
@@ -588,6 +608,7 @@ struct Producer {
     /// Dropped once the copy threads run, which [`Feed::new`] waits for.
     up: Option<mpsc::Sender<()>>,
     tracer: Option<Tracer>,
+    merger: Option<Merger>,
     /// Sends the trace (or `None`) once every batch was fed, before waiting for the hang-up.
     trace_tx: Option<mpsc::Sender<Result<Option<DmaTrace>>>>,
 }
@@ -836,6 +857,7 @@ impl Producer {
             free_rx: &self.free_rx,
             evict: !self.pread || conversion,
             trace: self.tracer.as_mut(),
+            merge: self.merger.as_mut(),
         };
         match staged::stream(stager, &mut ends, data, range, held, check) {
             Ok(Flow::Paused(next)) => Some(next),
@@ -1165,6 +1187,11 @@ fn read_with_pread() -> bool {
 /// One share of a batch: `pread` straight into the destination when no conversion is needed
 /// and `pread` is chosen, else a copy (converting) from the mapping. A failed `pread` falls
 /// back to the mapping, which shows the same bytes.
+/// `TRTQ_FEED_MERGE=0` turns merged ring copies off (for comparisons; see [`FeedOptions`]).
+fn merge_allowed() -> bool {
+    std::env::var("TRTQ_FEED_MERGE").map_or(true, |v| v != "0")
+}
+
 fn copy_piece(f: &NpyFile, s: &[u8], d: &mut [u8], conv: Conv, pread: bool) {
     if pread && conv == Conv::Copy && f.read_mapped_into(s, d).is_ok() {
         return;

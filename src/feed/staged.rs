@@ -23,6 +23,7 @@ use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread::{Scope, Thread};
 use std::time::{Duration, Instant};
 
+use super::merge::{self, Merger};
 use super::trace::Tracer;
 use super::{copy_piece, evict, Conv, Msg, SlotMem};
 use crate::cuda::{Event, PinnedBuffer, PinnedChunk, Stream};
@@ -273,6 +274,8 @@ pub struct Ends<'f> {
     pub evict: bool,
     /// Times each ring copy (`--trace-dma`).
     pub trace: Option<&'f mut Tracer>,
+    /// Merges ring copies into one call while the engine is busy.
+    pub merge: Option<&'f mut Merger>,
 }
 
 /// Streams batches `range` through the ring into free device slots, announcing each batch
@@ -296,6 +299,7 @@ pub fn stream<'a>(
     let mut next_plan = range.start;
     let mut first_announced: Option<Instant> = None;
     let mut paused = false;
+    let mut hold: Held<'a> = Vec::new();
     loop {
         // Announce finished batches in order. First: planning may block for a free device
         // slot, and the consumer only returns one after it got the batch it waits for.
@@ -324,7 +328,8 @@ pub fn stream<'a>(
         // Plan the next batch while its chunks would keep the threads busy, once a device
         // slot is free. Block for a slot only when nothing else is in flight.
         while !paused && next_plan < range.end && planned.len() < st.free.len() + 2 {
-            let idle = st.lent == 0 && planned.is_empty();
+            // Never block with chunks held: the consumer may be waiting for their batch.
+            let idle = st.lent == 0 && planned.is_empty() && hold.is_empty();
             let slot = if let Some(s) = held.take() {
                 s
             } else if idle {
@@ -388,14 +393,28 @@ pub fn stream<'a>(
             }
         }
         if st.lent == 0 {
+            // No chunk can come back to join those held: queue them now.
+            flush(&mut hold, &mut open, st, ends)?;
             continue; // waiting for a device slot (planned is empty, so the loop blocks)
         }
-
         let wants_slot =
             held.is_none() && !paused && next_plan < range.end && planned.len() < st.free.len() + 2;
-        let Some(Done { job, res }) = next_done(st, ends, wants_slot.then_some(&mut held))? else {
-            continue; // a device slot came back: plan with it
+        let poll = (ends.merge.is_some() && !hold.is_empty()).then_some(merge::POLL);
+        let done = match next_done(st, ends, wants_slot.then_some(&mut held), poll)? {
+            Next::Chunk(d) => d,
+            Next::Slot => continue, // a device slot came back: plan with it
+            Next::Timeout => {
+                let keep = match ends.merge.as_deref_mut() {
+                    Some(m) => m.hold(hold.len())?,
+                    None => false,
+                };
+                if !keep {
+                    flush(&mut hold, &mut open, st, ends)?;
+                }
+                continue;
+            }
         };
+        let Done { job, res } = done;
         st.lent -= 1;
         let Job { spec, dst } = job;
         res?;
@@ -405,18 +424,19 @@ pub fn stream<'a>(
             ));
         };
         match (dst, &mut *ends.slots) {
-            (Dst::Ring(mut buf), SlotMem::Device(dev)) => {
-                let stream = ends.stream;
-                let dst = &dev[o.slot][spec.input];
-                let mut copy = || stream.copy_pinned(dst, spec.dst_off, &mut buf, 0..spec.len);
-                match ends.trace.as_deref_mut() {
-                    Some(t) => t.around(stream, spec.len, copy)?,
-                    None => copy()?,
+            (Dst::Ring(buf), SlotMem::Device(_)) => {
+                hold.push((spec, buf));
+                let keep = match ends.merge.as_deref_mut() {
+                    Some(m) => m.hold(hold.len())?,
+                    None => false,
+                };
+                if !keep {
+                    flush(&mut hold, &mut open, st, ends)?;
                 }
-                st.free.push_back(buf);
             }
             (Dst::Mapped(piece), SlotMem::Mapped(m)) => {
                 m[o.slot][spec.input][spec.dst_off / st.chunk] = Some(piece);
+                o.remaining -= 1;
             }
             _ => {
                 return Err(Error::BadInput(
@@ -424,23 +444,83 @@ pub fn stream<'a>(
                 ))
             }
         }
-        o.remaining -= 1;
     }
 }
 
-/// The next chunk back from a copy thread; or, with `slot`, `None` as soon as a device slot
-/// comes back first (stored there). The feed thread parks meanwhile: copy threads and
-/// [`super::Feed::next`] unpark it after each message. Waiting on the chunks' channel alone, a
-/// returned slot went unseen until the next chunk came back, while copy threads may have no
-/// batch left to work on (on one H200 VM they waited for jobs for 15-45% of a run).
+/// Chunks back from the copy threads whose copies are not queued yet.
+type Held<'a> = Vec<(Spec<'a>, PinnedBuffer)>;
+
+/// Queues the held chunks' copies in one call, then frees their ring buffers for the copy
+/// threads and counts the chunks as done for their batches.
+fn flush<'a>(
+    hold: &mut Held<'a>,
+    open: &mut VecDeque<(usize, Open)>,
+    st: &mut Stager<'a>,
+    ends: &mut Ends<'_>,
+) -> Result<()> {
+    if hold.is_empty() {
+        return Ok(());
+    }
+    let SlotMem::Device(dev) = &*ends.slots else {
+        return Err(Error::BadInput(
+            "internal: ring chunks held for mapped slots".into(),
+        ));
+    };
+    let stream = ends.stream;
+    let bytes = hold.iter().map(|(s, _)| s.len).sum();
+    let (n, whole) = (hold.len(), hold.iter().all(|(s, _)| s.len == st.chunk));
+    let mut copies = Vec::with_capacity(hold.len());
+    for (spec, buf) in hold.iter_mut() {
+        let slot = slot_of(open, spec.batch)?;
+        copies.push((&dev[slot][spec.input], spec.dst_off, buf, spec.len));
+    }
+    let mut refused = false;
+    let mut copy = || match copies.as_mut_slice() {
+        [(dst, off, buf, len)] => stream.copy_pinned(dst, *off, buf, 0..*len),
+        many => stream.copy_pinned_batch(many).or_else(|_| {
+            // A driver that exports the batch call but refuses it here: copy one by one (a
+            // failing copy then fails on its own), and merge no more.
+            refused = true;
+            many.iter_mut()
+                .try_for_each(|(dst, off, buf, len)| stream.copy_pinned(dst, *off, buf, 0..*len))
+        }),
+    };
+    match ends.trace.as_deref_mut() {
+        Some(t) => t.around(stream, bytes, n, whole, copy)?,
+        None => copy()?,
+    }
+    drop(copies);
+    if let Some(m) = ends.merge.as_deref_mut() {
+        if refused {
+            m.give_up();
+        }
+        m.mark(stream)?;
+    }
+    for (spec, buf) in hold.drain(..) {
+        st.free.push_back(buf);
+        if let Some((_, o)) = open.iter_mut().find(|(b, _)| *b == spec.batch) {
+            o.remaining -= 1;
+        }
+    }
+    Ok(())
+}
+
+/// The next chunk back from a copy thread; or, with `slot`, [`Next::Slot`] as soon as a device
+/// slot comes back first (stored there); or, with `poll`, [`Next::Timeout`] once that long
+/// passed with neither (held chunks: the caller looks at the copy queue again). The feed thread
+/// parks meanwhile: copy threads and [`super::Feed::next`] unpark it after each message.
+/// Waiting on the chunks' channel alone, a returned slot went unseen until the next chunk came
+/// back, while copy threads may have no batch left to work on (on one H200 VM they waited for
+/// jobs for 15-45% of a run).
 fn next_done<'a>(
     st: &mut Stager<'a>,
     ends: &Ends<'_>,
     mut slot: Option<&mut Option<usize>>,
-) -> Result<Option<Done<'a>>> {
+    poll: Option<Duration>,
+) -> Result<Next<'a>> {
     loop {
         match st.done_rx.try_recv() {
-            Ok(d) => return Ok(Some(d)),
+            Ok(d) => return Ok(Next::Chunk(d)),
             Err(TryRecvError::Disconnected) => return Err(copy_threads_gone()),
             Err(TryRecvError::Empty) => {}
         }
@@ -448,11 +528,26 @@ fn next_done<'a>(
             // A hung-up Feed is seen by the blocking wait for a slot at the loop's top.
             if let Ok(free) = ends.free_rx.try_recv() {
                 *s = Some(free);
-                return Ok(None);
+                return Ok(Next::Slot);
             }
         }
-        std::thread::park();
+        match poll {
+            None => std::thread::park(),
+            Some(d) => {
+                std::thread::park_timeout(d);
+                return Ok(Next::Timeout);
+            }
+        }
     }
+}
+
+/// What [`next_done`] saw first.
+enum Next<'a> {
+    Chunk(Done<'a>),
+    /// A device slot came back (stored in the caller's `slot`).
+    Slot,
+    /// The poll interval passed (only when asked to poll).
+    Timeout,
 }
 
 /// Cuts batch `b` (every input) into chunks of at most `chunk` destination bytes, appended to

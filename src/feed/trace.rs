@@ -26,8 +26,9 @@ const LONG_GAP_MS: f64 = 0.05;
 /// What the traced copies show.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DmaTrace {
-    /// Ring copies traced, and their bytes.
+    /// Copy calls traced (each of one or more ring chunks), the chunks, and their bytes.
     pub copies: usize,
+    pub chunks: usize,
     pub bytes: u64,
     /// From the first traced copy's start to the last one's end.
     pub span_ms: f64,
@@ -40,8 +41,9 @@ pub struct DmaTrace {
     pub long_gaps: usize,
     /// Bytes of a whole staging chunk.
     pub chunk_bytes: usize,
-    /// Copies of a whole chunk (the others are a batch's or an input's last piece, or the
-    /// first batch's smaller pieces), and their rates: 10th percentile, median, 90th (GB/s).
+    /// Calls made of whole chunks only (the others hold a batch's or an input's last piece,
+    /// or the first batch's smaller pieces), and their rates: 10th percentile, median, 90th
+    /// (GB/s).
     pub chunk_copies: usize,
     pub chunk_gb_per_s: Option<[f64; 3]>,
 }
@@ -65,7 +67,8 @@ impl DmaTrace {
 pub struct Tracer {
     ctx: Arc<Context>,
     chunk: usize,
-    marks: Vec<(Event, Event, usize)>,
+    /// (before, after, bytes, chunks, all chunks whole)
+    marks: Vec<(Event, Event, usize, usize, bool)>,
 }
 
 impl Tracer {
@@ -77,11 +80,14 @@ impl Tracer {
         }
     }
 
-    /// Queues `copy` (of `len` bytes) on `stream` between two timing events.
+    /// Queues `copy` (of `len` bytes in `chunks` ring chunks, `whole` when each is a whole
+    /// chunk) on `stream` between two timing events.
     pub fn around(
         &mut self,
         stream: &Stream,
         len: usize,
+        chunks: usize,
+        whole: bool,
         copy: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         if self.marks.len() >= MAX_COPIES {
@@ -92,25 +98,27 @@ impl Tracer {
         copy()?;
         let after = self.ctx.event(true)?;
         after.record(stream)?;
-        self.marks.push((before, after, len));
+        self.marks.push((before, after, len, chunks, whole));
         Ok(())
     }
 
     /// Waits for `stream` and reads the events; `None` when no copy was traced.
     pub fn finish(self, stream: &Stream) -> Result<Option<DmaTrace>> {
         stream.synchronize()?;
-        let Some(((first, _, _), (_, last, _))) = self.marks.first().zip(self.marks.last()) else {
+        let Some(((first, ..), (_, last, ..))) = self.marks.first().zip(self.marks.last()) else {
             return Ok(None);
         };
         let span_ms = last.elapsed_ms(first)? as f64;
         let (mut busy_ms, mut idle_ms, mut gaps, mut long_gaps, mut bytes) = (0.0, 0.0, 0, 0, 0);
+        let mut chunks = 0;
         let mut rates = Vec::new();
         let mut prev: Option<&Event> = None;
-        for (before, after, len) in &self.marks {
+        for (before, after, len, n, whole) in &self.marks {
             let ms = after.elapsed_ms(before)? as f64;
             busy_ms += ms;
             bytes += *len as u64;
-            if *len == self.chunk && ms > 0.0 {
+            chunks += n;
+            if *whole && ms > 0.0 {
                 rates.push(*len as f64 / (ms * 1e-3) / 1e9);
             }
             if let Some(p) = prev {
@@ -127,6 +135,7 @@ impl Tracer {
         let pick = |q: f64| rates[((rates.len() - 1) as f64 * q).round() as usize];
         Ok(Some(DmaTrace {
             copies: self.marks.len(),
+            chunks,
             bytes,
             span_ms,
             busy_ms,

@@ -132,6 +132,7 @@ pub struct Introspect {
     pub ctx_depth: unsafe extern "C" fn() -> i32,
     pub primary_refs: unsafe extern "C" fn(i32) -> i32,
     pub violations: unsafe extern "C" fn() -> u64,
+    pub batch_calls: unsafe extern "C" fn() -> u64,
     set: unsafe extern "C" fn(*const std::ffi::c_char, i64) -> i32,
 }
 
@@ -147,6 +148,7 @@ impl Introspect {
             let primary_refs = *lib.get(b"hostcuda_primary_refs\0").unwrap();
             let set = *lib.get(b"hostcuda_set\0").unwrap();
             let violations = *lib.get(b"hostcuda_violations\0").unwrap();
+            let batch_calls = *lib.get(b"hostcuda_batch_calls\0").unwrap();
             Introspect {
                 _lib: lib,
                 live_allocations,
@@ -155,6 +157,7 @@ impl Introspect {
                 ctx_depth,
                 primary_refs,
                 violations,
+                batch_calls,
                 set,
             }
         }
@@ -162,6 +165,11 @@ impl Introspect {
     pub fn live(&self) -> i32 {
         // SAFETY: no arguments; reads a counter under hostcuda's lock.
         unsafe { (self.live_allocations)() }
+    }
+    /// cuMemcpyBatchAsync calls that copied, so far.
+    pub fn batches(&self) -> u64 {
+        // SAFETY: no arguments; reads a counter under hostcuda's lock.
+        unsafe { (self.batch_calls)() }
     }
     pub fn set(&self, knob: &str, v: i64) {
         let c = std::ffi::CString::new(knob).unwrap();

@@ -16,6 +16,8 @@
  *   HOSTCUDA_HOSTALLOC_FAIL=1   cuMemHostAlloc fails with CUDA_ERROR_OUT_OF_MEMORY
  *   HOSTCUDA_REGISTER_FAIL=1    cuMemHostRegister_v2 fails with CUDA_ERROR_NOT_SUPPORTED
  *   HOSTCUDA_ELAPSED_FAIL=1     cuEventElapsedTime fails with CUDA_ERROR_INVALID_HANDLE
+ *   HOSTCUDA_BATCH_FAIL=N       cuMemcpyBatchAsync(_v2) returns N without copying (801 =
+ *                               CUDA_ERROR_NOT_SUPPORTED, as a driver refusing it would)
  *   HOSTCUDA_REGISTER_US=N      cuMemHostRegister_v2 takes N more microseconds per MiB (as
  *                               pinning pages does on a real host)
  *   HOSTCUDA_HTOD_FAIL_AFTER=N  host->device copies fail (CUDA_ERROR_ILLEGAL_ADDRESS) after N successes
@@ -29,10 +31,14 @@
  * read-only memory (per /proc/self/maps) registered without CU_MEMHOSTREGISTER_READ_ONLY, as the
  * real driver does (it would have to pin the pages writable).
  * hostcuda_set(knob, value) changes a knob at run time (after cuInit), for in-process tests:
- * "OOM_AFTER", "HOSTALLOC_FAIL", "REGISTER_FAIL", "ELAPSED_FAIL", "HTOD_FAIL_AFTER", "INTEGRATED",
- * "NO_READONLY_REGISTER", "ASYNC_US", "REGISTER_US"; returns 0, or -1 for an unknown knob.
+ * "OOM_AFTER", "HOSTALLOC_FAIL", "REGISTER_FAIL", "ELAPSED_FAIL", "BATCH_FAIL", "HTOD_FAIL_AFTER",
+ * "INTEGRATED", "NO_READONLY_REGISTER", "ASYNC_US", "REGISTER_US"; returns 0, or -1 for an
+ * unknown knob.
  * Introspection for tests: hostcuda_live_allocations(), hostcuda_htod_bytes(),
- * hostcuda_registered_bytes(), hostcuda_ctx_depth() (calling thread), hostcuda_primary_refs(dev).
+ * hostcuda_registered_bytes(), hostcuda_ctx_depth() (calling thread), hostcuda_primary_refs(dev),
+ * hostcuda_batch_calls() (cuMemcpyBatchAsync calls that copied).
+ * With an asynchronous stream, a batch call's copies take one delay together (one copy-engine
+ * launch, as on a GPU).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -89,6 +95,7 @@ static long long g_oom_after = -1;
 static int g_hostalloc_fail;
 static int g_register_fail;
 static int g_elapsed_fail;
+static int g_batch_fail;
 static long long g_register_us;
 static int g_no_ro_register;
 static long long g_htod_fail_after = -1;
@@ -143,6 +150,7 @@ CUresult cuInit(unsigned int flags) {
     g_hostalloc_fail = (int)env_ll("HOSTCUDA_HOSTALLOC_FAIL", 0);
     g_register_fail = (int)env_ll("HOSTCUDA_REGISTER_FAIL", 0);
     g_elapsed_fail = (int)env_ll("HOSTCUDA_ELAPSED_FAIL", 0);
+    g_batch_fail = (int)env_ll("HOSTCUDA_BATCH_FAIL", 0);
     g_register_us = env_ll("HOSTCUDA_REGISTER_US", 0);
     g_no_ro_register = (int)env_ll("HOSTCUDA_NO_READONLY_REGISTER", 0);
     g_htod_fail_after = env_ll("HOSTCUDA_HTOD_FAIL_AFTER", -1);
@@ -411,9 +419,11 @@ static void *worker(void *arg) {
     if (!s->head) break;
     struct op *o = s->head;
     pthread_mutex_unlock(&s->mu);
-    if (o->kind == 0) {
+    if (o->kind == 0 || o->kind == 2) {
+      /* kind 2: a later copy of one batch call, which the first one's delay covers (one
+       * copy-engine launch for the whole call, as on a GPU). */
       struct timespec d = { g_async_us / 1000000, (g_async_us % 1000000) * 1000 };
-      nanosleep(&d, NULL);
+      if (o->kind == 0) nanosleep(&d, NULL);
       if (o->n) memcpy(o->dst, o->src, o->n);
     } else {
       clock_gettime(CLOCK_MONOTONIC, &o->ev->t);
@@ -433,7 +443,7 @@ static void wait_ticket(struct hc_stream *s, unsigned long long t) {
   while (s->done < t) pthread_cond_wait(&s->cv, &s->mu);
   pthread_mutex_unlock(&s->mu);
 }
-static CUresult htod_on(CUdeviceptr dst, const void *src, size_t n, struct hc_stream *s) {
+static CUresult htod_kind(CUdeviceptr dst, const void *src, size_t n, struct hc_stream *s, int kind) {
   NEED_CTX();
   if (!src && n) return CUDA_ERROR_INVALID_VALUE;
   pthread_mutex_lock(&g_lock);
@@ -449,9 +459,12 @@ static CUresult htod_on(CUdeviceptr dst, const void *src, size_t n, struct hc_st
   }
   pthread_mutex_unlock(&g_lock);
   if (rc != CUDA_SUCCESS || !n) return rc;
-  if (s && s->async) enqueue(s, 0, (void *)(uintptr_t)dst, src, n, NULL);
+  if (s && s->async) enqueue(s, kind, (void *)(uintptr_t)dst, src, n, NULL);
   else memcpy((void *)(uintptr_t)dst, src, n);
   return rc;
+}
+static CUresult htod_on(CUdeviceptr dst, const void *src, size_t n, struct hc_stream *s) {
+  return htod_kind(dst, src, n, s, 0);
 }
 static CUresult htod(CUdeviceptr dst, const void *src, size_t n) { return htod_on(dst, src, n, NULL); }
 static CUresult dtoh(void *dst, CUdeviceptr src, size_t n) {
@@ -469,6 +482,48 @@ CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) { return ht
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, CUstream s) {
   if (!stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
   return htod_on(dst, src, n, s);
+}
+/* CUmemcpyAttributes (CUDA 12.8). */
+typedef struct { int type; int id; } CUmemLocation;
+typedef struct { int srcAccessOrder; CUmemLocation srcLocHint, dstLocHint; unsigned int flags; } CUmemcpyAttributes;
+static unsigned long long g_batch_calls;
+unsigned long long hostcuda_batch_calls(void) {
+  pthread_mutex_lock(&g_lock); unsigned long long n = g_batch_calls; pthread_mutex_unlock(&g_lock);
+  return n;
+}
+/* Host-to-device copies only (all the feed makes); the driver's checks on the arguments that
+ * our code could get wrong: counts, the attribute table, the access order, overlapping
+ * destinations. A failing copy fails the call (copies before it may have been queued). */
+static CUresult batch(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t count,
+                      CUmemcpyAttributes *attrs, size_t *idxs, size_t nattrs, size_t *fail, CUstream s) {
+  NEED_CTX();
+  if (!stream_ok(s)) return CUDA_ERROR_INVALID_HANDLE;
+  if (!dsts || !srcs || !sizes || !count || !attrs || !idxs || !nattrs || nattrs > count || idxs[0] != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  for (size_t a = 0; a < nattrs; a++)
+    if (attrs[a].srcAccessOrder < 1 || attrs[a].srcAccessOrder > 3 || (a && idxs[a] <= idxs[a - 1]) || idxs[a] >= count)
+      return CUDA_ERROR_INVALID_VALUE;
+  for (size_t i = 0; i < count; i++)
+    for (size_t j = i + 1; j < count; j++)
+      if (dsts[i] < dsts[j] + sizes[j] && dsts[j] < dsts[i] + sizes[i]) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&g_lock);
+  int refuse = g_batch_fail;
+  if (!refuse) g_batch_calls++;
+  pthread_mutex_unlock(&g_lock);
+  if (refuse) return refuse;
+  for (size_t i = 0; i < count; i++) {
+    CUresult rc = htod_kind(dsts[i], (const void *)(uintptr_t)srcs[i], sizes[i], s, i ? 2 : 0);
+    if (rc != CUDA_SUCCESS) { if (fail) *fail = i; return rc; }
+  }
+  return CUDA_SUCCESS;
+}
+CUresult cuMemcpyBatchAsync_v2(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t count,
+                               CUmemcpyAttributes *attrs, size_t *idxs, size_t nattrs, CUstream s) {
+  return batch(dsts, srcs, sizes, count, attrs, idxs, nattrs, NULL, s);
+}
+CUresult cuMemcpyBatchAsync(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t count,
+                            CUmemcpyAttributes *attrs, size_t *idxs, size_t nattrs, size_t *fail, CUstream s) {
+  return batch(dsts, srcs, sizes, count, attrs, idxs, nattrs, fail, s);
 }
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) { return dtoh(dst, src, n); }
 CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, CUstream s) {
@@ -663,6 +718,7 @@ int hostcuda_set(const char *knob, long long v) {
   else if (!strcmp(knob, "HOSTALLOC_FAIL")) g_hostalloc_fail = (int)v;
   else if (!strcmp(knob, "REGISTER_FAIL")) g_register_fail = (int)v;
   else if (!strcmp(knob, "ELAPSED_FAIL")) g_elapsed_fail = (int)v;
+  else if (!strcmp(knob, "BATCH_FAIL")) g_batch_fail = (int)v;
   else if (!strcmp(knob, "REGISTER_US")) g_register_us = v;
   else if (!strcmp(knob, "HTOD_FAIL_AFTER")) g_htod_fail_after = v;
   else if (!strcmp(knob, "INTEGRATED")) g_integrated = (int)v;
