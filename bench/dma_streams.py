@@ -8,6 +8,7 @@ cuda-bindings (the GPU host has it):
 
     python3 bench/dma_streams.py
 """
+import ctypes
 import statistics
 
 from cuda.bindings import driver as cu
@@ -129,3 +130,53 @@ for name, v in rates.items():
     m = statistics.median(v)
     print("%-34s median %.2f GB/s (min %.2f, max %.2f; 7 rounds) = %.3f x the ceiling"
           % (name, m, min(v), max(v), m / ceiling))
+
+
+def check_v1_entry_point():
+    """The CUDA 12.8 entry point, `cuMemcpyBatchAsync` with its failIdx argument, which trtq-lite
+    calls where a driver lacks CUDA 13's `_v2` (cuda-bindings binds only `_v2`): called through
+    ctypes with the argument and attribute layout trtq-lite declares (src/cuda/sys.rs), two
+    scattered 4 MiB pieces, read back."""
+    lib = ctypes.CDLL("libcuda.so.1")
+    f = getattr(lib, "cuMemcpyBatchAsync", None)
+    if f is None:
+        return "not exported by this driver"
+
+    class Loc(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("id", ctypes.c_int)]
+
+    class Attrs(ctypes.Structure):
+        _fields_ = [("src_access_order", ctypes.c_int), ("src_loc_hint", Loc),
+                    ("dst_loc_hint", Loc), ("flags", ctypes.c_uint)]
+
+    chunk, n = 4 * MiB, 2
+    u64s, sizes = ctypes.c_uint64 * n, ctypes.c_size_t * n
+    for k in range(RING // chunk):  # a different byte in every slot
+        ctypes.memset(int(host) + k * chunk, 17 + k, chunk)
+    src_slots, dst_slots = [3, 9], [12, 1]
+    dsts = u64s(*[dst + k * chunk for k in dst_slots])
+    srcs = u64s(*[int(host) + k * chunk for k in src_slots])
+    attr = Attrs(1, Loc(2, 0), Loc(1, 0), 0)  # STREAM; host -> device 0
+    idx, fail = ctypes.c_size_t(0), ctypes.c_size_t(123)
+    f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                  ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
+                  ctypes.c_void_p]
+    try:
+        stream = int(streams[0])
+    except TypeError:
+        stream = streams[0].getPtr()
+    rc = f(dsts, srcs, sizes(chunk, chunk), n, ctypes.byref(attr), ctypes.byref(idx), 1,
+           ctypes.byref(fail), stream)
+    if rc != 0:
+        return "returned CUresult %d (failIdx %d)" % (rc, fail.value)
+    ck(cu.cuStreamSynchronize(streams[0]))
+    for s_, d_ in zip(src_slots, dst_slots):
+        back = (ctypes.c_ubyte * chunk)()
+        ck(cu.cuMemcpyDtoH(ctypes.addressof(back), dst + d_ * chunk, chunk))
+        if bytes(back) != bytes([17 + s_]) * chunk:
+            return "copied the wrong bytes (slot %d -> %d)" % (s_, d_)
+    return "ok, both pieces read back exactly"
+
+
+print("CUDA 12.8 entry point cuMemcpyBatchAsync (failIdx), trtq-lite's layout:",
+      check_v1_entry_point())
