@@ -317,9 +317,11 @@ pub unsafe fn memcpy_htod_async(
     )
 }
 
-/// Whether the driver can queue several copies in one call ([`memcpy_htod_batch_async`]).
+/// Whether the driver can queue several copies in one call ([`memcpy_htod_batch_async`]) and
+/// tell, without waiting, when they are done ([`event_query`]): merging copies needs both.
 pub fn has_memcpy_batch(lib: &Lib) -> bool {
-    lib.cuMemcpyBatchAsync_v2.is_some() || lib.cuMemcpyBatchAsync.is_some()
+    (lib.cuMemcpyBatchAsync_v2.is_some() || lib.cuMemcpyBatchAsync.is_some())
+        && lib.cuEventQuery.is_some()
 }
 
 /// Queues the host-to-device copies `(dst, src, bytes)` in one cuMemcpyBatchAsync call, in

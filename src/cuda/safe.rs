@@ -592,7 +592,8 @@ impl Stream {
         unsafe { self.copy_guarded(dst, dst_offset, src.ptr, src.len, range, &mut src.guard) }
     }
 
-    /// Whether [`Stream::copy_pinned_batch`] can queue several copies in one call.
+    /// Whether [`Stream::copy_pinned_batch`] can queue several copies in one call (and
+    /// [`Event::query`] works, which deciding when to merge needs).
     pub fn can_batch(&self) -> bool {
         r::has_memcpy_batch(self.ctx.lib())
     }

@@ -4,9 +4,11 @@
 //! back to back ran at 0.97 of a whole batch's rate on an H200, two 4 MiB chunks handed over in
 //! one cuMemcpyBatchAsync call at 0.987, eight at 0.998 (`bench/dma_streams.py`). Chunks come
 //! back from the copy threads one at a time, so the feed thread holds a finished chunk only
-//! while the engine still has at least `min_queued` earlier calls to work through, and queues
-//! everything it holds in one call once that many chunks wait or the queue runs low. Waiting
-//! for a particular neighbour instead (an earlier experiment) left the engine idle.
+//! while the engine still has at least [`MIN_QUEUED`] earlier calls to work through, and
+//! queues everything it holds in one call once [`MAX_CHUNKS`] wait or the queue runs low.
+//! Waiting for a particular neighbour instead (an earlier experiment) left the engine idle.
+//! On six H200 VMs this gained about a point of the ceiling (bench/RESULTS.md, "Ring chunks
+//! merged into one copy call").
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,7 +28,6 @@ pub const POLL: Duration = Duration::from_micros(20);
 
 pub struct Merger {
     ctx: Arc<Context>,
-    max_chunks: usize,
     /// Set when a batch call failed and single copies did not: the driver cannot merge.
     broken: bool,
     /// One event after each queued call, oldest first, not yet seen complete.
@@ -38,7 +39,6 @@ impl Merger {
     pub fn new(ctx: &Arc<Context>) -> Merger {
         Merger {
             ctx: ctx.clone(),
-            max_chunks: MAX_CHUNKS,
             broken: false,
             inflight: VecDeque::new(),
             spare: Vec::new(),
@@ -50,7 +50,7 @@ impl Merger {
         if self.broken {
             1
         } else {
-            self.max_chunks
+            MAX_CHUNKS
         }
     }
 
