@@ -14,6 +14,40 @@ use trtq_lite::data::{Conversion, DataSet, InputSpec, SourceSpec};
 use trtq_lite::feed::{Feed, FeedMode, FeedOptions};
 use trtq_lite::npy::DType;
 
+/// A feed of `path` (one input, exact dtype) in batches of `batch`.
+fn open_feed(
+    ctx: &Arc<Context>,
+    path: std::path::PathBuf,
+    inp: &InputSpec,
+    batch: usize,
+    opts: FeedOptions,
+) -> Feed {
+    let ds = DataSet::open(
+        &[SourceSpec { name: None, path }],
+        std::slice::from_ref(inp),
+        batch,
+        Conversion::Exact,
+    )
+    .unwrap();
+    Feed::new(ctx, Arc::new(ds), opts).unwrap()
+}
+
+/// Reads every batch back from the device and compares it with write_samples' values
+/// (`batch` samples of `elems` f32 each); returns how many batches came.
+fn drain_exact(ctx: &Context, feed: &mut Feed, batch: usize, elems: usize, what: &str) -> usize {
+    let mut k = 0;
+    while let Some(p) = feed.next().unwrap() {
+        let mut got = vec![0u8; batch * elems * 4];
+        ctx.read_device(p[0], &mut got).unwrap();
+        let want = f32_bytes(
+            (0..batch).flat_map(|s| (0..elems).map(move |x| sample_value(k * batch + s, x))),
+        );
+        assert!(got == want, "{what}: batch {k} differs");
+        k += 1;
+    }
+    k
+}
+
 #[test]
 #[ignore = "needs an NVIDIA GPU: run `cargo test --release --test gpu_feed -- --ignored` on a host with the NVIDIA driver"]
 fn every_path_delivers_exact_bytes_on_a_real_gpu() {
@@ -54,16 +88,11 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
         } else {
             t.path("files")
         };
-        let ds = DataSet::open(
-            &[SourceSpec { name: None, path }],
-            std::slice::from_ref(&inp),
-            6,
-            Conversion::Exact,
-        )
-        .unwrap();
-        let mut feed = Feed::new(
+        let mut feed = open_feed(
             &ctx,
-            Arc::new(ds),
+            path,
+            &inp,
+            6,
             FeedOptions {
                 mode,
                 staging_bytes,
@@ -72,17 +101,8 @@ fn every_path_delivers_exact_bytes_on_a_real_gpu() {
                 trace_dma,
                 ..Default::default()
             },
-        )
-        .unwrap();
-        let mut k = 0;
-        while let Some(p) = feed.next().unwrap() {
-            let mut got = vec![0u8; 6 * elems * 4];
-            ctx.read_device(p[0], &mut got).unwrap();
-            let want =
-                f32_bytes((0..6).flat_map(|s| (0..elems).map(move |x| sample_value(k * 6 + s, x))));
-            assert!(got == want, "{src} {mode:?}: batch {k} differs");
-            k += 1;
-        }
+        );
+        let k = drain_exact(&ctx, &mut feed, 6, elems, &format!("{src} {mode:?}"));
         assert_eq!(k, 3, "{src} {mode:?}");
         if trace_dma {
             // The device's own clock: every byte fed went through a traced copy, which took
@@ -119,19 +139,11 @@ fn merged_ring_copies_deliver_exact_bytes_on_a_real_gpu() {
         dtype: DType::F32,
     };
     for merge_copies in [true, false] {
-        let ds = DataSet::open(
-            &[SourceSpec {
-                name: None,
-                path: t.path("files"),
-            }],
-            std::slice::from_ref(&inp),
-            8,
-            Conversion::Exact,
-        )
-        .unwrap();
-        let mut feed = Feed::new(
+        let mut feed = open_feed(
             &ctx,
-            Arc::new(ds),
+            t.path("files"),
+            &inp,
+            8,
             FeedOptions {
                 mode: FeedMode::Staged,
                 staging_bytes: 4 << 20,
@@ -141,18 +153,9 @@ fn merged_ring_copies_deliver_exact_bytes_on_a_real_gpu() {
                 merge_copies,
                 ..Default::default()
             },
-        )
-        .unwrap();
+        );
         let merge = feed.staging().map(|s| s.merge_chunks);
-        let mut k = 0;
-        while let Some(p) = feed.next().unwrap() {
-            let mut got = vec![0u8; 8 * elems * 4];
-            ctx.read_device(p[0], &mut got).unwrap();
-            let want =
-                f32_bytes((0..8).flat_map(|s| (0..elems).map(move |x| sample_value(k * 8 + s, x))));
-            assert!(got == want, "merge {merge_copies}: batch {k} differs");
-            k += 1;
-        }
+        let k = drain_exact(&ctx, &mut feed, 8, elems, &format!("merge {merge_copies}"));
         assert_eq!(k, 12);
         let tr = feed.dma_trace().expect("a DMA trace");
         eprintln!("merge {merge_copies} (up to {merge:?} chunks per call): {tr:?}");
