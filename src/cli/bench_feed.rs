@@ -53,8 +53,8 @@ pub struct Args {
     #[argh(option, default = "0")]
     pub staging_mib: usize,
 
-    /// bytes per staging chunk in KiB (default: staging / (copy threads + 2), at most 4096;
-    /// accepted up to 1048576)
+    /// bytes per staging chunk in KiB (default: staging / (copy threads + 2), at most 2048
+    /// where chunks are merged into copy calls, else 4096; accepted up to 1048576)
     #[argh(option, default = "0")]
     pub chunk_kib: usize,
 

@@ -212,6 +212,11 @@ impl Context {
     }
 
     /// (free, total) device memory in bytes.
+    /// Whether [`Stream::copy_pinned_batch`] can queue several copies in one call (and
+    /// [`Event::query`] works, which deciding when to merge needs).
+    pub fn can_batch_copies(&self) -> bool {
+        r::has_memcpy_batch(self.lib())
+    }
     pub fn mem_info(&self) -> Result<(usize, usize)> {
         let _g = self.bind()?;
         r::mem_get_info(self.lib())
@@ -592,15 +597,9 @@ impl Stream {
         unsafe { self.copy_guarded(dst, dst_offset, src.ptr, src.len, range, &mut src.guard) }
     }
 
-    /// Whether [`Stream::copy_pinned_batch`] can queue several copies in one call (and
-    /// [`Event::query`] works, which deciding when to merge needs).
-    pub fn can_batch(&self) -> bool {
-        r::has_memcpy_batch(self.ctx.lib())
-    }
-
     /// Queues the copies `(dst, dst_offset, src, len)` of each pinned buffer's first `len`
     /// bytes in one driver call (one copy-engine launch), then records each buffer's guard.
-    /// Needs [`Stream::can_batch`].
+    /// Needs [`Context::can_batch_copies`].
     pub fn copy_pinned_batch(
         &self,
         copies: &mut [(&DeviceBuffer, usize, &mut PinnedBuffer, usize)],

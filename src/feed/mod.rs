@@ -109,7 +109,8 @@ pub struct FeedOptions {
     pub reg_window: usize,
     /// Pinned staging bytes (the ring of chunk buffers); 0 = 64 MiB, or two batches if less.
     pub staging_bytes: usize,
-    /// Bytes per staging chunk; 0 = the ring divided among the copy threads, at most 4 MiB.
+    /// Bytes per staging chunk; 0 = the ring divided among the copy threads, at most 2 MiB
+    /// where copies are merged ([`FeedOptions::merge_copies`]), else 4 MiB.
     pub chunk_bytes: usize,
     /// Time every ring copy on the device ([`Feed::dma_trace`]); on most hosts the events cost
     /// the feed a few %.
@@ -306,8 +307,19 @@ impl Feed {
         };
         let sizes: Vec<usize> = (0..n_in).map(|i| data.batch_bytes(i)).collect();
         let batch_bytes = data.batch_bytes_all();
-        let (chunk, count) =
-            staged::geometry(batch_bytes, threads, opts.staging_bytes, opts.chunk_bytes);
+        // Ring copies merged into one call (module `merge`): staged only (mapped slots are
+        // filled in place), and where the driver can.
+        let merging = path0 == FeedPath::Staged
+            && opts.merge_copies
+            && merge_allowed()
+            && ctx.can_batch_copies();
+        let (chunk, count) = staged::geometry(
+            batch_bytes,
+            threads,
+            opts.staging_bytes,
+            opts.chunk_bytes,
+            merging,
+        );
 
         // Slot memory.
         let (slots, slot_ptrs) = if path0 == FeedPath::Mapped {
@@ -375,11 +387,7 @@ impl Feed {
         }
 
         let stream = ctx.stream()?;
-        let merger = (path == FeedPath::Staged
-            && opts.merge_copies
-            && merge_allowed()
-            && stream.can_batch())
-        .then(|| Merger::new(ctx));
+        let merger = (merging && path == FeedPath::Staged).then(|| Merger::new(ctx));
         if let (Some(s), Some(m)) = (staging.as_mut(), merger.as_ref()) {
             s.merge_chunks = m.max_chunks();
         }

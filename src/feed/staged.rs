@@ -34,12 +34,25 @@ use crate::npy::NpyFile;
 /// Ring bytes when not asked: small enough to stay in a server's last-level cache next to the
 /// DMA's reads, large enough for every copy thread to hold a chunk while others are copied.
 pub const DEFAULT_RING_BYTES: usize = 64 << 20;
-/// Largest chunk when not asked.
+/// Largest chunk when not asked, with one copy call per chunk: 2 MiB copies ran at 0.94 of a
+/// whole batch's rate on an H200, 4 MiB ones at 0.97.
 pub const DEFAULT_MAX_CHUNK: usize = 4 << 20;
+/// Largest chunk when not asked, where finished chunks are merged into one copy call (module
+/// `merge`): the calls are large anyway, and smaller chunks come back sooner. On three H200
+/// VMs, whole runs at batch 8 with 2 MiB chunks had medians of 0.918-0.939 of the ceiling
+/// against 0.876-0.908 with 4 MiB (bench/RESULTS.md).
+pub const MERGED_MAX_CHUNK: usize = 2 << 20;
 
 /// (chunk bytes, number of ring buffers) for batches of `batch_bytes` (all inputs) and
-/// `threads` copy threads. `ring`/`chunk` of 0 mean the defaults.
-pub fn geometry(batch_bytes: usize, threads: usize, ring: usize, chunk: usize) -> (usize, usize) {
+/// `threads` copy threads; `merged`: finished chunks will be merged into copy calls.
+/// `ring`/`chunk` of 0 mean the defaults.
+pub fn geometry(
+    batch_bytes: usize,
+    threads: usize,
+    ring: usize,
+    chunk: usize,
+    merged: bool,
+) -> (usize, usize) {
     const PAGE: usize = 4096;
     let round = |n: usize| n.div_ceil(PAGE) * PAGE;
     // Never more than two batches: small data sets need no 64 MiB of pinned memory.
@@ -53,7 +66,12 @@ pub fn geometry(batch_bytes: usize, threads: usize, ring: usize, chunk: usize) -
         chunk.div_ceil(64) * 64
     } else {
         // Two buffers more than threads: one being copied to the device, one coming back.
-        (ring / (threads + 2) / PAGE * PAGE).clamp(64 << 10, DEFAULT_MAX_CHUNK)
+        let max = if merged {
+            MERGED_MAX_CHUNK
+        } else {
+            DEFAULT_MAX_CHUNK
+        };
+        (ring / (threads + 2) / PAGE * PAGE).clamp(64 << 10, max)
     };
     let chunk = chunk.min(round(batch_bytes.max(1)));
     (chunk, (ring / chunk).max(2))
@@ -678,18 +696,24 @@ mod tests {
     #[test]
     fn ring_geometry() {
         const M: usize = 1 << 20;
+        let g = |b, t, r, c| geometry(b, t, r, c, false);
         // 8x3x640x640 f32 (39.3 MB) with 14 threads: 64 MiB in 16 chunks of 4 MiB.
-        assert_eq!(geometry(39_321_600, 14, 0, 0), (4 * M, 16));
+        assert_eq!(g(39_321_600, 14, 0, 0), (4 * M, 16));
         // Fewer threads still get chunks of at most 4 MiB.
-        assert_eq!(geometry(39_321_600, 2, 0, 0), (4 * M, 16));
+        assert_eq!(g(39_321_600, 2, 0, 0), (4 * M, 16));
         // 16 threads: chunks shrink so that every thread holds one with two to spare.
-        assert_eq!(geometry(39_321_600, 16, 0, 0), (3727360, 18));
+        assert_eq!(g(39_321_600, 16, 0, 0), (3727360, 18));
         // Small batches: two batches of ring, chunks no larger than a batch.
-        assert_eq!(geometry(12_000, 4, 0, 0), (12_288, 2));
-        assert_eq!(geometry(200_000, 4, 0, 0), (64 << 10, 6));
+        assert_eq!(g(12_000, 4, 0, 0), (12_288, 2));
+        assert_eq!(g(200_000, 4, 0, 0), (64 << 10, 6));
         // Asked sizes win; chunks round up to whole cache lines.
-        assert_eq!(geometry(12_000, 4, 3 * 4096, 4096), (4096, 3));
-        assert_eq!(geometry(11_200, 3, 8192, 2000), (2048, 4));
-        assert_eq!(geometry(100, 1, 0, 0), (4096, 2));
+        assert_eq!(g(12_000, 4, 3 * 4096, 4096), (4096, 3));
+        assert_eq!(g(11_200, 3, 8192, 2000), (2048, 4));
+        assert_eq!(g(100, 1, 0, 0), (4096, 2));
+        // Merged copy calls: chunks of at most 2 MiB by default, asked sizes as asked.
+        assert_eq!(geometry(39_321_600, 12, 0, 0, true), (2 * M, 32));
+        assert_eq!(geometry(39_321_600, 40, 0, 0, true), (1_597_440, 42));
+        assert_eq!(geometry(39_321_600, 12, 0, 4 * M, true), (4 * M, 16));
+        assert_eq!(geometry(200_000, 4, 0, 0, true), (64 << 10, 6));
     }
 }
