@@ -1010,6 +1010,28 @@ fn merged_copies_take_fewer_calls_and_keep_every_byte() {
     let (_, calls, batch_calls) = run("files", opts);
     assert_eq!(batch_calls, 0);
     assert!(calls >= 48 - 3, "{calls} calls after a refused batch call");
+    // ... and the feed says so once.
+    let ds = open(
+        &t.path("files"),
+        one("x", &[256], DType::F32),
+        4,
+        Conversion::Exact,
+    );
+    let mut feed = Feed::new(&e.ctx, ds, opts).unwrap();
+    while feed.next().unwrap().is_some() {}
+    let w: Vec<_> = feed
+        .stats()
+        .warnings
+        .iter()
+        .filter(|w| w.contains("copied one per call"))
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", feed.stats().warnings);
+    assert!(
+        w[0].starts_with("cuMemcpyBatchAsync_v2(")
+            && w[0].contains("CUDA_ERROR_NOT_SUPPORTED (801)"),
+        "{w:?}"
+    );
+    drop(feed);
     e.hc.set("BATCH_FAIL", 0);
 
     // A consumer that returns each slot at once, with chunks held: the feed must never block

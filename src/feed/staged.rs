@@ -492,13 +492,13 @@ fn flush<'a>(
         let slot = slot_of(open, spec.batch)?;
         copies.push((&dev[slot][spec.input], spec.dst_off, buf, spec.len));
     }
-    let mut refused = false;
+    let mut refused = None;
     let mut copy = || match copies.as_mut_slice() {
         [(dst, off, buf, len)] => stream.copy_pinned(dst, *off, buf, 0..*len),
-        many => stream.copy_pinned_batch(many).or_else(|_| {
+        many => stream.copy_pinned_batch(many).or_else(|e| {
             // A driver that exports the batch call but refuses it here: copy one by one (a
             // failing copy then fails on its own), and merge no more.
-            refused = true;
+            refused = Some(e.to_string());
             many.iter_mut()
                 .try_for_each(|(dst, off, buf, len)| stream.copy_pinned(dst, *off, buf, 0..*len))
         }),
@@ -509,8 +509,11 @@ fn flush<'a>(
     }
     drop(copies);
     if let Some(m) = ends.merge.as_deref_mut() {
-        if refused {
+        if let Some(e) = refused {
             m.give_up();
+            let _ = ends.ready_tx.send(Ok(Msg::Warning(format!(
+                "{e}; ring chunks are copied one per call from here on"
+            ))));
         }
         m.mark(stream)?;
     }
