@@ -1074,3 +1074,51 @@ fn merged_copies_take_fewer_calls_and_keep_every_byte() {
     e.hc.set("ASYNC_US", 0);
     e.finish();
 }
+
+/// The default geometry where copies are merged: batches of 6.3 MB in chunks of 2 MiB (not
+/// 4 MiB), copy calls that take 2 ms each so that finished chunks wait and merge, and every
+/// byte of every batch in place.
+#[test]
+fn default_chunks_are_2_mib_where_copies_are_merged() {
+    let e = env();
+    let t = Scratch::new("feed-merge-default");
+    let shape = [3, 256, 256];
+    let elems: usize = shape.iter().product();
+    write_samples(&t.0, 48, None, &shape);
+    e.hc.set("ASYNC_US", 2000);
+    for merge_copies in [true, false] {
+        let ds = open(&t.0, one("x", &shape, DType::F32), 8, Conversion::Exact);
+        let opts = FeedOptions {
+            mode: FeedMode::Staged,
+            copy_threads: 3,
+            trace_dma: true,
+            merge_copies,
+            ..Default::default()
+        };
+        let mut feed = Feed::new(&e.ctx, ds, opts).unwrap();
+        let s = feed.staging().unwrap();
+        let want = if merge_copies {
+            (2 << 20, 4)
+        } else {
+            (12_582_912 / 5 / 4096 * 4096, 1)
+        };
+        assert_eq!(
+            (s.chunk_bytes, s.merge_chunks),
+            want,
+            "merge {merge_copies}"
+        );
+        let n = drain_checked(&e.ctx, &mut feed, "default chunks", |k| {
+            batch_of(k, 8, elems)
+        });
+        assert_eq!(n, 6);
+        let tr = feed.dma_trace().unwrap();
+        assert_eq!(tr.bytes, 6 * 8 * elems as u64 * 4, "{tr:?}");
+        if merge_copies {
+            assert!(tr.copies < tr.chunks, "{tr:?}");
+        } else {
+            assert_eq!(tr.copies, tr.chunks, "{tr:?}");
+        }
+    }
+    e.hc.set("ASYNC_US", 0);
+    e.finish();
+}
