@@ -46,7 +46,7 @@ impl Merger {
     }
 
     /// Chunks per call at most (1 once merging failed).
-    pub fn max_chunks(&self) -> usize {
+    fn max_chunks(&self) -> usize {
         if self.broken {
             1
         } else {

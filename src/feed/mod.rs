@@ -372,7 +372,7 @@ impl Feed {
                         threads,
                         chunk_bytes: chunk,
                         buffers: count,
-                        merge_chunks: 1,
+                        merge_chunks: if merging { merge::MAX_CHUNKS } else { 1 },
                     });
                 }
                 Err(e) if opts.mode == FeedMode::Auto => {
@@ -388,9 +388,6 @@ impl Feed {
 
         let stream = ctx.stream()?;
         let merger = (merging && path == FeedPath::Staged).then(|| Merger::new(ctx));
-        if let (Some(s), Some(m)) = (staging.as_mut(), merger.as_ref()) {
-            s.merge_chunks = m.max_chunks();
-        }
         let slot_events: Arc<Vec<Event>> = Arc::new(
             (0..depth)
                 .map(|_| ctx.event(false))
@@ -1192,14 +1189,14 @@ fn read_with_pread() -> bool {
     std::env::var("TRTQ_FEED_READ").map_or(true, |v| v != "map")
 }
 
-/// One share of a batch: `pread` straight into the destination when no conversion is needed
-/// and `pread` is chosen, else a copy (converting) from the mapping. A failed `pread` falls
-/// back to the mapping, which shows the same bytes.
 /// `TRTQ_FEED_MERGE=0` turns merged ring copies off (for comparisons; see [`FeedOptions`]).
 fn merge_allowed() -> bool {
     std::env::var("TRTQ_FEED_MERGE").map_or(true, |v| v != "0")
 }
 
+/// One share of a batch: `pread` straight into the destination when no conversion is needed
+/// and `pread` is chosen, else a copy (converting) from the mapping. A failed `pread` falls
+/// back to the mapping, which shows the same bytes.
 fn copy_piece(f: &NpyFile, s: &[u8], d: &mut [u8], conv: Conv, pread: bool) {
     if pread && conv == Conv::Copy && f.read_mapped_into(s, d).is_ok() {
         return;
