@@ -422,13 +422,7 @@ pub fn stream<'a>(
             Next::Chunk(d) => d,
             Next::Slot => continue, // a device slot came back: plan with it
             Next::Timeout => {
-                let keep = match ends.merge.as_deref_mut() {
-                    Some(m) => m.hold(hold.len())?,
-                    None => false,
-                };
-                if !keep {
-                    flush(&mut hold, &mut open, st, ends)?;
-                }
+                flush_unless_held(&mut hold, &mut open, st, ends)?;
                 continue;
             }
         };
@@ -444,13 +438,7 @@ pub fn stream<'a>(
         match (dst, &mut *ends.slots) {
             (Dst::Ring(buf), SlotMem::Device(_)) => {
                 hold.push((spec, buf));
-                let keep = match ends.merge.as_deref_mut() {
-                    Some(m) => m.hold(hold.len())?,
-                    None => false,
-                };
-                if !keep {
-                    flush(&mut hold, &mut open, st, ends)?;
-                }
+                flush_unless_held(&mut hold, &mut open, st, ends)?;
             }
             (Dst::Mapped(piece), SlotMem::Mapped(m)) => {
                 m[o.slot][spec.input][spec.dst_off / st.chunk] = Some(piece);
@@ -467,6 +455,23 @@ pub fn stream<'a>(
 
 /// Chunks back from the copy threads whose copies are not queued yet.
 type Held<'a> = Vec<(Spec<'a>, PinnedBuffer)>;
+
+/// [`flush`], unless the merger wants the held chunks to wait for more (see module `merge`).
+fn flush_unless_held<'a>(
+    hold: &mut Held<'a>,
+    open: &mut VecDeque<(usize, Open)>,
+    st: &mut Stager<'a>,
+    ends: &mut Ends<'_>,
+) -> Result<()> {
+    let keep = match ends.merge.as_deref_mut() {
+        Some(m) => m.hold(hold.len())?,
+        None => false,
+    };
+    if keep {
+        return Ok(());
+    }
+    flush(hold, open, st, ends)
+}
 
 /// Queues the held chunks' copies in one call, then frees their ring buffers for the copy
 /// threads and counts the chunks as done for their batches.
