@@ -211,12 +211,13 @@ impl Context {
         })
     }
 
-    /// (free, total) device memory in bytes.
     /// Whether [`Stream::copy_pinned_batch`] can queue several copies in one call (and
     /// [`Event::query`] works, which deciding when to merge needs).
     pub fn can_batch_copies(&self) -> bool {
         r::has_memcpy_batch(self.lib())
     }
+
+    /// (free, total) device memory in bytes.
     pub fn mem_info(&self) -> Result<(usize, usize)> {
         let _g = self.bind()?;
         r::mem_get_info(self.lib())
