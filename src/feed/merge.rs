@@ -7,8 +7,9 @@
 //! while the engine still has at least [`MIN_QUEUED`] earlier calls to work through, and
 //! queues everything it holds in one call once [`MAX_CHUNKS`] wait or the queue runs low.
 //! Waiting for a particular neighbour instead (an earlier experiment) left the engine idle.
-//! On six H200 VMs this gained about a point of the ceiling (bench/RESULTS.md, "Ring chunks
-//! merged into one copy call").
+//! On eight H200 VMs this gained about a point of the ceiling with 4 MiB chunks, and made
+//! 2 MiB chunks the better default (bench/RESULTS.md, "Ring chunks merged into one copy call"
+//! and "The current defaults on nine more VMs").
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,7 +19,8 @@ use crate::cuda::{Context, Event, Stream};
 use crate::error::Result;
 
 /// Hold finished chunks only while at least this many calls are queued (the one running
-/// included): a call of 4 MiB takes the engine ~76 us, so one whole call is always ahead.
+/// included), so one whole call is always ahead: a call of one 2 MiB chunk (the default)
+/// takes the engine ~38 us, of 4 MiB ~76 us, against naps of [`POLL`].
 pub const MIN_QUEUED: usize = 2;
 /// Chunks per call at most: 4 x 4 MiB ran at 0.994 of the ceiling, against 0.986 for 2.
 pub const MAX_CHUNKS: usize = 4;

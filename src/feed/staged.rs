@@ -38,9 +38,10 @@ pub const DEFAULT_RING_BYTES: usize = 64 << 20;
 /// whole batch's rate on an H200, 4 MiB ones at 0.97.
 pub const DEFAULT_MAX_CHUNK: usize = 4 << 20;
 /// Largest chunk when not asked, where finished chunks are merged into one copy call (module
-/// `merge`): the calls are large anyway, and smaller chunks come back sooner. On three H200
-/// VMs, whole runs at batch 8 with 2 MiB chunks had medians of 0.918-0.939 of the ceiling
-/// against 0.876-0.908 with 4 MiB (bench/RESULTS.md).
+/// `merge`): the calls are large anyway, and smaller chunks come back sooner. On ten H200
+/// VMs, whole runs at batch 8 with 2 MiB chunks had the higher median than with 4 MiB in 19 of
+/// 20 comparisons (one equal), 78 against 42 of 92 runs at 0.90 of the ceiling or more
+/// (bench/RESULTS.md).
 pub const MERGED_MAX_CHUNK: usize = 2 << 20;
 
 /// (chunk bytes, number of ring buffers) for batches of `batch_bytes` (all inputs) and
